@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ __all__ = ["ArgumentParser", "add_io_arguments", "read_json_input", "run", "emit
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_INVALID = 2
+EXIT_INTERNAL = 70
 
 
 class UsageFailure(Exception):
@@ -85,3 +87,10 @@ def run(args: argparse.Namespace) -> int:
         _fail(exc.field, exc.message, as_json)
     except BrokenPipeError:  # pragma: no cover - `tarla ... | head`
         return EXIT_OK
+    except Exception as exc:  # a bug, not bad input: say so plainly, without a traceback
+        if os.environ.get("TARLA_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n"
+                         "This is a bug in Tarla, not a problem with your input; nothing was "
+                         "saved. Re-run with TARLA_DEBUG=1 for details.\n")
+        return EXIT_INTERNAL

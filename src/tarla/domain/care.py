@@ -1,0 +1,88 @@
+"""The care around one dose: premedication, post-infusion fluids, labs, monitoring, proximity.
+
+Pure: reads only :mod:`tarla.label` rows. ``care_for`` answers for a (cycle, day) slot; the
+course engine decides which slot's care applies (a restart step-up may borrow Cycle 1 care).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tarla.label import concomitant, labs, monitoring
+from tarla.label.monitoring import Anchor, MonitoringKind, MonitoringTier, Proximity
+from tarla.label.rows import Citation, cite
+
+__all__ = ["Medication", "Monitoring", "Care", "care_for", "with_extended_monitoring"]
+
+
+@dataclass(frozen=True, slots=True)
+class Medication:
+    drug: str
+    dose: str
+    route: str
+    timing: str
+    rule: str
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    kind: MonitoringKind
+    hours_min: int
+    hours_max: int
+    anchor: Anchor
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Care:
+    premedication: tuple[Medication, ...]
+    post_infusion: tuple[Medication, ...]
+    labs_before: tuple[str, ...]
+    monitoring: Monitoring
+    proximity: Proximity | None
+    hydration: str
+    reasons: tuple[Citation, ...]
+
+
+def _meds(rows: tuple[concomitant.Medication, ...]) -> tuple[Medication, ...]:
+    return tuple(Medication(r.drug, r.dose, r.route, r.timing, r.rule_id, str(r.tag)) for r in rows)
+
+
+def _monitoring(tier: MonitoringTier) -> Monitoring:
+    return Monitoring(tier.kind, tier.hours_min, tier.hours_max, tier.anchor, tier.rule_id)
+
+
+def care_for(cycle: int, day: int) -> Care:
+    """Care the label gives the dose of Cycle ``cycle`` Day ``day`` (no toxicity history)."""
+    reasons: list[Citation] = []
+    days = concomitant.CONCOMITANT_DAYS
+    if cycle == days.cycle and day in days.days:
+        pre = _meds(concomitant.PREMEDICATION)
+        post = _meds(concomitant.POST_INFUSION)
+        reasons.append(cite(days))
+        reasons.extend(cite(r) for r in (*concomitant.PREMEDICATION, *concomitant.POST_INFUSION))
+    else:
+        pre, post = (), ()
+    lab_rule = labs.requirement_for(cycle, day)
+    reasons.append(cite(lab_rule))
+    tier = monitoring.tier_for(cycle, day)
+    reasons.append(cite(tier))
+    reasons.append(cite(concomitant.HYDRATION))
+    return Care(premedication=pre, post_infusion=post, labs_before=lab_rule.tests,
+                monitoring=_monitoring(tier), proximity=tier.proximity,
+                hydration=concomitant.HYDRATION.text, reasons=tuple(reasons))
+
+
+def with_extended_monitoring(care: Care, because: tuple[Citation, ...]) -> Care:
+    """The same care with the post-toxicity 22-24 h facility monitoring (label-facts §3, §6)."""
+    tier = monitoring.EXTENDED_AFTER_TOXICITY
+    current = care.monitoring
+    if (current.kind is tier.kind and current.hours_min >= tier.hours_min
+            and current.hours_max >= tier.hours_max and current.anchor is tier.anchor):
+        monitoring_value = current  # already at least as long (C1D1/C1D8 care)
+        kept = care.reasons
+    else:
+        monitoring_value = _monitoring(tier)
+        kept = tuple(r for r in care.reasons if r.rule != current.rule)  # superseded tier
+    return replace(care, monitoring=monitoring_value, reasons=(*kept, cite(tier), *because))

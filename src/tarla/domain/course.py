@@ -1,0 +1,459 @@
+"""The treatment-course engine: which slot each given dose was, what comes next, and whether
+it may be given now.
+
+Pure and deterministic: the caller passes ``as_of`` (tz-aware) and the site's zone. Calendar
+rules (day counts, due dates) use site-local dates; nothing here reads a clock.
+
+Reading of the label used for restart step-ups (label-facts §3 "dates move with actual doses"
+and §5): slot labels continue in sequence, so the 1 mg restart dose takes the label of the slot
+that was due and the 10 mg a week later takes the next one; for Table 4 the restart 1 mg counts
+as a 1 mg step-up dose and the restart 10 mg as a first 10 mg dose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+from itertools import islice
+
+from tarla.domain.care import Care, care_for, with_extended_monitoring
+from tarla.domain.errors import InvalidInput
+from tarla.label import LABEL_VERSION, eligibility, restart, schedule
+from tarla.label.products import DOSES_MG
+from tarla.label.restart import LastDose, RestartAction
+from tarla.label.rows import Citation, Provenance, cite
+from tarla.label.schedule import PlannedSlot
+from tarla.label.toxicity import EventType
+
+__all__ = [
+    "Administration", "AdverseEvent", "LabResult", "Patient", "Policy", "CourseInput",
+    "DoseKind", "DecisionAction", "GivenDose", "NextDose", "Warning", "Decision", "PlannedDose",
+    "derive_slots", "evaluate", "plan_course", "slot_at", "local_date",
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class Administration:
+    started_at: datetime
+    dose_mg: int
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdverseEvent:
+    type: EventType
+    grade: int
+    onset: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    test: str
+    value: float
+    unit: str
+    collected_at: datetime
+    uln: float | None = None
+    lln: float | None = None
+    baseline: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    birth_date: date
+    diagnosis: str
+    progressed_after_platinum: bool
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    off_label_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Site decisions the label leaves open (label-facts §8)."""
+
+    restart_step_up_gets_cycle1_care: bool = restart.RESTART_CYCLE1_CARE.default
+
+
+@dataclass(frozen=True, slots=True)
+class CourseInput:
+    as_of: datetime
+    zone: tzinfo
+    patient: Patient
+    administrations: Sequence[Administration] = ()
+    adverse_events: Sequence[AdverseEvent] = ()
+    labs: Sequence[LabResult] = ()
+    policy: Policy = field(default_factory=Policy)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class DoseKind(StrEnum):
+    PLANNED = "planned"
+    RESTART_CONTINUE = "restart_continue"
+    RESTART_STEP_UP = "restart_step_up"
+
+
+class DecisionAction(StrEnum):
+    GIVE = "give"
+    WAIT = "wait"
+    HOLD = "hold"
+    DISCONTINUE = "discontinue"
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    code: str
+    text: str
+    rule: str
+    tag: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class GivenDose:
+    """An administration with the slot the engine derived for it."""
+
+    input_index: int
+    started_at: datetime
+    local_date: date
+    dose_mg: int
+    slot: PlannedSlot
+    kind: DoseKind
+    restart_step: int  # 0: not part of a restart step-up; 1: its 1 mg; 2: its 10 mg
+    family: LastDose
+    expected_dose_mg: int
+    rules: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NextDose:
+    slot: PlannedSlot
+    dose_mg: int
+    due_date: date
+    kind: DoseKind
+    restart_step: int
+    days_since_last: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    label_version: str
+    action: DecisionAction
+    next_dose: NextDose | None
+    care: Care | None
+    reasons: tuple[Citation, ...]
+    warnings: tuple[Warning, ...]
+    pending_checks: tuple[str, ...]
+    history: tuple[GivenDose, ...]
+    as_of_date: date
+    lab_grades: tuple[object, ...] = ()
+
+    @property
+    def unverified(self) -> bool:
+        return any(r.tag.unverified for r in self.reasons)
+
+    @property
+    def label_version_checked(self) -> bool:
+        return all(r.tag.label_version_checked for r in self.reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDose:
+    slot: PlannedSlot
+    date: date
+    care: Care
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def local_date(moment: datetime, zone: tzinfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def _aware(moment: object, fld: str) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InvalidInput(fld, "must be a timestamp")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(fld, "timestamp has no UTC offset (naive timestamps are refused)")
+    return moment
+
+
+_SLOT_CACHE: list[PlannedSlot] = []
+
+
+def slot_at(index: int) -> PlannedSlot:
+    """The ``index``-th slot of the planned course (0 is C1D1)."""
+    if index >= len(_SLOT_CACHE):
+        _SLOT_CACHE.extend(islice(schedule.planned_slots(), len(_SLOT_CACHE), index + 64))
+    return _SLOT_CACHE[index]
+
+
+def _family(slot: PlannedSlot, dose_mg: int, restart_step: int) -> LastDose:
+    if dose_mg == schedule.SLOT_RULES[0].dose_mg:
+        return LastDose.STEP_UP_1MG
+    if slot.index <= 1 or restart_step == 2:
+        return LastDose.FIRST_10MG
+    return LastDose.LATER_10MG
+
+
+@dataclass(frozen=True, slots=True)
+class _Expectation:
+    slot: PlannedSlot
+    dose_mg: int
+    due_date: date | None
+    kind: DoseKind
+    restart_step: int
+    rules: tuple[Citation, ...]
+    days_since_last: int | None
+
+
+def _expect(last: GivenDose | None, on: date) -> _Expectation:
+    """What the label calls for on local date ``on`` after the last dose given."""
+    if last is None:
+        first = slot_at(0)
+        return _Expectation(first, first.dose_mg, None, DoseKind.PLANNED, 0, (cite(first.rule),),
+                            None)
+    following = slot_at(last.slot.index + 1)
+    days = (on - last.local_date).days
+    if last.restart_step == 1 or (last.dose_mg == schedule.SLOT_RULES[0].dose_mg
+                                  and last.slot.index > 0):
+        # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
+        interval = restart.RESTART_STEP_UP_GAP.days
+        step_rules: tuple[Citation, ...] = (cite(restart.RESTART_STEP_UP_GAP),)
+        next_step = 2 if last.restart_step == 1 else 0
+    else:
+        assert following.rule.interval_days is not None
+        interval = following.rule.interval_days
+        step_rules = (cite(following.rule),)
+        next_step = 0
+    due = last.local_date + timedelta(days=interval)
+    row = restart.restart_row(last.family, max(days, 0))
+    if row.action is RestartAction.STEP_UP:
+        first = slot_at(0)
+        text = f"{row.text} ({days} days since the last dose on {last.local_date.isoformat()})"
+        return _Expectation(following, first.dose_mg, on, DoseKind.RESTART_STEP_UP, 1,
+                            (cite(row, text), cite(restart.RESTART_STEP_UP_GAP)), days)
+    dose = following.dose_mg if next_step == 0 else schedule.SLOT_RULES[1].dose_mg
+    if next_step == 2:
+        kind = DoseKind.RESTART_STEP_UP
+    elif on > due:
+        kind = DoseKind.RESTART_CONTINUE
+    else:
+        kind = DoseKind.PLANNED
+    rules = step_rules
+    if on > due:
+        text = (f"{row.text} ({days} days since the last dose on "
+                f"{last.local_date.isoformat()}; it was due {due.isoformat()})")
+        rules = (*rules, cite(row, text))
+    return _Expectation(following, dose, due, kind, next_step, rules, days)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> None:
+    seen: dict[datetime, int] = {}
+    for i, adm in enumerate(items):
+        where = f"administrations[{i}]"
+        started = _aware(adm.started_at, f"{where}.started_at")
+        if isinstance(adm.dose_mg, bool) or adm.dose_mg not in DOSES_MG:
+            allowed = " or ".join(str(d) for d in DOSES_MG)
+            raise InvalidInput(f"{where}.dose_mg",
+                               f"{adm.dose_mg} is not a tarlatamab dose ({allowed})")
+        if started > as_of:
+            raise InvalidInput(f"{where}.started_at",
+                               f"{started.isoformat()} is after as_of {as_of.isoformat()}")
+        if adm.ended_at is not None:
+            ended = _aware(adm.ended_at, f"{where}.ended_at")
+            if ended < started:
+                raise InvalidInput(f"{where}.ended_at", "is before started_at")
+        if started in seen:
+            raise InvalidInput(f"{where}.started_at",
+                               f"duplicates administrations[{seen[started]}] (same start time)")
+        seen[started] = i
+
+
+# --------------------------------------------------------------------------- derivation
+
+
+def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
+                 ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
+    """Each administration's slot, derived from the sequence and Table 4; plus deviations.
+
+    Input order does not matter. Deviations from the label (a dose other than the one due,
+    a dose given before its interval) are real history: accepted and reported as warnings.
+    """
+    order = sorted(range(len(administrations)),
+                   key=lambda i: (administrations[i].started_at, administrations[i].dose_mg))
+    given: list[GivenDose] = []
+    warnings: list[Warning] = []
+    last: GivenDose | None = None
+    for i in order:
+        adm = administrations[i]
+        on = local_date(adm.started_at, zone)
+        exp = _expect(last, on)
+        slot = exp.slot
+        if adm.dose_mg != exp.dose_mg:
+            rule = exp.rules[-1]
+            warnings.append(Warning(
+                "DOSE_DEVIATION",
+                f"{slot.label} on {on.isoformat()}: {adm.dose_mg} mg was given where "
+                f"{exp.dose_mg} mg was due; the course continues from the dose actually given",
+                rule.rule, rule.tag))
+        if exp.due_date is not None and on < exp.due_date and last is not None:
+            rule = exp.rules[0]
+            warnings.append(Warning(
+                "EARLY_DOSE",
+                f"{slot.label} on {on.isoformat()}: given {(on - last.local_date).days} days after "
+                f"the previous dose; it was not due until {exp.due_date.isoformat()}",
+                rule.rule, rule.tag))
+        step = exp.restart_step
+        if adm.dose_mg != exp.dose_mg:
+            # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
+            # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
+            step = 1 if (adm.dose_mg == slot_at(0).dose_mg
+                         and exp.kind is DoseKind.RESTART_STEP_UP) else 0
+        dose = GivenDose(i, adm.started_at, on, adm.dose_mg, slot, exp.kind, step,
+                         _family(slot, adm.dose_mg, step), exp.dose_mg, exp.rules)
+        given.append(dose)
+        last = dose
+    return tuple(given), tuple(warnings)
+
+
+# --------------------------------------------------------------------------- care choice
+
+
+def _care_for_next(exp: _Expectation, policy: Policy) -> Care:
+    if exp.kind is DoseKind.RESTART_STEP_UP and policy.restart_step_up_gets_cycle1_care:
+        borrowed = slot_at(0) if exp.restart_step == 1 else slot_at(1)
+        base = care_for(borrowed.cycle, borrowed.day)
+        return Care(base.premedication, base.post_infusion, base.labs_before, base.monitoring,
+                    base.proximity, base.hydration,
+                    (*base.reasons, cite(restart.RESTART_CYCLE1_CARE,
+                                         f"{restart.RESTART_CYCLE1_CARE.text}: this dose gets "
+                                         f"{borrowed.label} care")))
+    return care_for(exp.slot.cycle, exp.slot.day)
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+def _age_on(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def eligibility_warnings(patient: Patient, on: date) -> tuple[Warning, ...]:
+    rule = eligibility.ELIGIBILITY
+    out: list[Warning] = []
+    reason = (f" Documented prescriber reason: {patient.off_label_reason}."
+              if patient.off_label_reason else
+              " A documented prescriber reason is required.")
+    age = _age_on(patient.birth_date, on)
+    if age < rule.min_age_years:
+        out.append(Warning("OFF_LABEL_AGE",
+                           f"Off-label: the patient is {age} years old; the indication is for "
+                           f"adults ({rule.min_age_years} or older). {rule.pediatric_text}."
+                           + reason, rule.pediatric_rule_id, rule.pediatric_tag))
+    if patient.diagnosis.strip().upper() != rule.diagnosis.upper():
+        out.append(Warning("OFF_LABEL_DIAGNOSIS",
+                           f"Off-label: diagnosis {patient.diagnosis!r} is not "
+                           f"{rule.diagnosis}." + reason, rule.rule_id, rule.tag))
+    if rule.requires_platinum_progression and not patient.progressed_after_platinum:
+        out.append(Warning("OFF_LABEL_NO_PLATINUM_PROGRESSION",
+                           "Off-label: no documented progression on or after platinum-based "
+                           "chemotherapy." + reason, rule.rule_id, rule.tag))
+    if patient.pregnant:
+        ef = eligibility.EMBRYO_FETAL
+        out.append(Warning("PREGNANCY", f"Patient is pregnant. {ef.text}.", ef.rule_id, ef.tag))
+    if patient.breastfeeding:
+        lac = eligibility.LACTATION
+        out.append(Warning("BREASTFEEDING", f"Patient is breastfeeding. {lac.text}.",
+                           lac.rule_id, lac.tag))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate(inp: CourseInput) -> Decision:
+    """What happens next for one patient, as of ``inp.as_of``."""
+    # Imported here to keep module import light and the toxicity rules in their own module.
+    from tarla.domain.toxicity import assess
+
+    as_of = _aware(inp.as_of, "as_of")
+    _validate_administrations(inp.administrations, as_of)
+    today = local_date(as_of, inp.zone)
+    history, deviations = derive_slots(inp.administrations, inp.zone)
+    last = history[-1] if history else None
+    tox = assess(inp, history, today)
+
+    exp = _expect(last, today)
+    due = exp.due_date if exp.due_date is not None else today
+    next_dose = NextDose(exp.slot, exp.dose_mg, due, exp.kind, exp.restart_step,
+                         exp.days_since_last)
+    care = _care_for_next(exp, inp.policy)
+    if tox.extended_monitoring:
+        care = with_extended_monitoring(care, tox.extended_monitoring)
+
+    reasons: list[Citation] = [cite(exp.slot.rule) if exp.restart_step != 1 else
+                               cite(slot_at(0).rule, "The restart step-up starts with the 1 mg "
+                                                     "step-up dose")]
+    reasons.extend(r for r in exp.rules if r.rule != reasons[0].rule)
+    if tox.discontinue:
+        action = DecisionAction.DISCONTINUE
+        reasons = list(tox.discontinue)
+        result_next, result_care = None, None
+    else:
+        reasons.extend(care.reasons)
+        if tox.hold:
+            action = DecisionAction.HOLD
+            reasons = [*tox.hold, *reasons]
+        elif due <= today:
+            action = DecisionAction.GIVE
+        else:
+            action = DecisionAction.WAIT
+        result_next, result_care = next_dose, care
+    reasons.extend(tox.notes)
+    pending = tox.missing_labs(care.labs_before) if result_care is not None else ()
+    warnings = (*eligibility_warnings(inp.patient, today), *deviations, *tox.warnings)
+    return Decision(LABEL_VERSION, action, result_next, result_care, _dedupe(reasons), warnings,
+                    pending, history, today, tox.lab_grades)
+
+
+def _dedupe(reasons: Iterable[Citation]) -> tuple[Citation, ...]:
+    seen: set[tuple[str, str]] = set()
+    out: list[Citation] = []
+    for r in reasons:
+        key = (r.rule, r.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_course(start: date, cycles: int) -> tuple[PlannedDose, ...]:
+    """The planned calendar of an uninterrupted course of ``cycles`` cycles from ``start``."""
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+        raise InvalidInput("cycles", f"{cycles!r} must be a whole number of cycles, 1 or more")
+    out: list[PlannedDose] = []
+    on = start
+    index = 0
+    while True:
+        slot = slot_at(index)
+        if slot.cycle > cycles:
+            break
+        if slot.rule.interval_days is not None:
+            on = on + timedelta(days=slot.rule.interval_days)
+        out.append(PlannedDose(slot, on, care_for(slot.cycle, slot.day)))
+        index += 1
+    return tuple(out)

@@ -1,0 +1,231 @@
+"""Toxicity's say on the next dose: hold, discontinue, or extended monitoring.
+
+Applies the dose-modification rows of :mod:`tarla.label.toxicity` (label-facts §6) to the
+adverse events and labs of a :class:`~tarla.domain.course.CourseInput`. Toxicity decides
+*whether* the next dose is given; the course engine and Table 4 decide *which* dose.
+
+Readings (documented because the label leaves them open):
+- an event is ongoing while ``resolved_at`` is empty or later than ``as_of``; for the
+  "until grade 1 or less / baseline" rules ``resolved_at`` is when it got there;
+- "recurs" means a second, separate event of the same type at that grade;
+- the labs that count for a dose are the most recent value of each test drawn after the
+  previous dose started and no later than ``as_of``;
+- extended monitoring applies to the first dose after the event (no dose started since its onset).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from tarla.domain.errors import InvalidInput
+from tarla.label import labs as lab_rules
+from tarla.label import toxicity as tox
+from tarla.label.rows import Citation, cite
+from tarla.label.toxicity import EventType, ToxAction
+
+if TYPE_CHECKING:
+    from tarla.domain.course import CourseInput, GivenDose, Warning
+
+__all__ = ["Assessment", "assess", "GRADED_TESTS"]
+
+#: Tests the CTCAE grader knows; other tests are accepted and stored but not graded.
+GRADED_TESTS = frozenset({"ANC", "platelets", "hemoglobin", "lymphocytes", "ALT", "AST",
+                          "bilirubin", "sodium"})
+
+
+@dataclass(frozen=True, slots=True)
+class GradedLab:
+    index: int
+    test: str
+    collected_at: datetime
+    value: float
+    unit: str
+    grade: object | None  # tarla.domain.grading.LabGrade, or None for ungraded tests
+    counts: bool  # drawn after the previous dose and not after as_of
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    discontinue: tuple[Citation, ...]
+    hold: tuple[Citation, ...]
+    extended_monitoring: tuple[Citation, ...]
+    notes: tuple[Citation, ...]
+    warnings: tuple[Warning, ...]
+    lab_grades: tuple[GradedLab, ...]
+    present_tests: frozenset[str]
+
+    def missing_labs(self, required: Sequence[str]) -> tuple[str, ...]:
+        missing: list[str] = []
+        for name in required:
+            parts = lab_rules.CBC_TESTS if name == "CBC" else (name,)
+            if not all(p in self.present_tests for p in parts):
+                missing.append(name)
+        return tuple(missing)
+
+
+def _aware(moment: object, fld: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(fld, "timestamp has no UTC offset (naive timestamps are refused)")
+    return moment
+
+
+def _fmt(moment: datetime, inp: CourseInput) -> str:
+    return moment.astimezone(inp.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _validate_events(inp: CourseInput) -> None:
+    for i, ev in enumerate(inp.adverse_events):
+        where = f"adverse_events[{i}]"
+        if not isinstance(ev.type, EventType):
+            raise InvalidInput(f"{where}.type", f"{ev.type!r} is not a known event type")
+        if isinstance(ev.grade, bool) or not isinstance(ev.grade, int) or not 1 <= ev.grade <= 5:
+            raise InvalidInput(f"{where}.grade", f"{ev.grade!r} is not a grade from 1 to 5")
+        onset = _aware(ev.onset, f"{where}.onset")
+        if onset > inp.as_of:
+            raise InvalidInput(f"{where}.onset", f"{onset.isoformat()} is after as_of")
+        if ev.resolved_at is not None:
+            resolved = _aware(ev.resolved_at, f"{where}.resolved_at")
+            if resolved < onset:
+                raise InvalidInput(f"{where}.resolved_at", "is before onset")
+
+
+def _grade_labs(inp: CourseInput, since: datetime | None) -> tuple[GradedLab, ...]:
+    out: list[GradedLab] = []
+    for i, lab in enumerate(inp.labs):
+        where = f"labs[{i}]"
+        collected = _aware(lab.collected_at, f"{where}.collected_at")
+        if collected > inp.as_of:
+            raise InvalidInput(f"{where}.collected_at", f"{collected.isoformat()} is after as_of")
+        if not lab.test:
+            raise InvalidInput(f"{where}.test", "is required")
+        if isinstance(lab.value, bool) or not math.isfinite(lab.value):
+            raise InvalidInput(f"{where}.value", f"{lab.value!r} is not a number")
+        grade = None
+        if lab.test in GRADED_TESTS:
+            from tarla.domain.grading import grade_lab
+
+            try:
+                grade = grade_lab(lab.test, lab.value, lab.unit, uln=lab.uln, lln=lab.lln,
+                                  baseline=lab.baseline)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}.{exc.field}", exc.message) from None
+        counts = since is None or collected > since
+        out.append(GradedLab(i, lab.test, collected, lab.value, lab.unit, grade, counts))
+    return tuple(out)
+
+
+def _latest(graded: Sequence[GradedLab]) -> dict[str, GradedLab]:
+    latest: dict[str, GradedLab] = {}
+    for lab in graded:
+        if lab.counts:
+            current = latest.get(lab.test)
+            if current is None or (lab.collected_at, lab.index) > (current.collected_at,
+                                                                   current.index):
+                latest[lab.test] = lab
+    return latest
+
+
+def _si(lab: GradedLab) -> float:
+    return float(getattr(lab.grade, "value_si"))
+
+
+def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Assessment:
+    from tarla.domain.course import Warning
+
+    _validate_events(inp)
+    last_start = history[-1].started_at if history else None
+    graded = _grade_labs(inp, last_start)
+    latest = _latest(graded)
+
+    discontinue: list[Citation] = []
+    hold: list[Citation] = []
+    extended: list[Citation] = []
+    notes: list[Citation] = []
+    warnings: list[Warning] = []
+
+    events = sorted(inp.adverse_events, key=lambda e: (e.onset, e.type, e.grade))
+    for ev in events:
+        rules = tox.rules_for_event(ev.type, ev.grade)
+        ongoing = ev.resolved_at is None or ev.resolved_at > inp.as_of
+        what = f"{ev.type.value} grade {ev.grade} (onset {_fmt(ev.onset, inp)}"
+        what += ", ongoing)" if ongoing else f", resolved {_fmt(ev.resolved_at, inp)})"  # type: ignore[arg-type]
+        for rule in rules:
+            if rule.action is ToxAction.DISCONTINUE:
+                discontinue.append(cite(rule, f"{rule.text}: {what}"))
+                continue
+            if rule.discontinue_if_recurs:
+                same = [e for e in events if e.type is ev.type and rule.covers(e.type, e.grade)]
+                if len(same) >= 2 and ev is same[-1]:
+                    discontinue.append(cite(rule, f"{rule.text}: grade {ev.grade} "
+                                                  f"{ev.type.value} has recurred "
+                                                  f"({len(same)} events)"))
+                    continue
+            if ongoing:
+                hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
+                                       f"{what}. {rule.text}"))
+            elif ev.type is EventType.FEBRILE_NEUTROPENIA:
+                anc = [g for g in graded if g.test == "ANC" and g.collected_at >= ev.onset
+                       and g.grade is not None]
+                anc.sort(key=lambda g: (g.collected_at, g.index))
+                threshold = rule.resume_threshold_e9_per_l
+                assert threshold is not None
+                if not anc or _si(anc[-1]) < threshold:
+                    seen = (f"latest ANC {anc[-1].value:g} {anc[-1].unit}" if anc else
+                            "no ANC drawn since its onset")
+                    hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
+                                           f"{what}; {seen}. {rule.text}"))
+            elif not (rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset)):
+                notes.append(cite(rule, f"{rule.text}: {what}; may resume at the next "
+                                        f"scheduled dose"))
+            if rule.consider_discontinuation:
+                warnings.append(Warning("CONSIDER_DISCONTINUATION",
+                                        f"{what}: consider permanent discontinuation "
+                                        "(physician decision)", rule.rule_id, rule.tag))
+            if rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset):
+                extended.append(cite(rule, f"{rule.text}: {what}; this is the first dose since"))
+
+    for threshold_rule in tox.LAB_THRESHOLDS:
+        lab = latest.get(threshold_rule.test)
+        if lab is not None and lab.grade is not None:
+            if _si(lab) < threshold_rule.withhold_below_e9_per_l:
+                hold.append(cite(threshold_rule,
+                                 f"Hold: {lab.test} {lab.value:g} {lab.unit} on "
+                                 f"{_fmt(lab.collected_at, inp)}. {threshold_rule.text}"))
+
+    for hep in tox.HEPATIC_LAB_RULES:
+        lab = latest.get(hep.test)
+        grade = getattr(lab.grade, "grade", None) if lab is not None else None
+        if lab is None or grade is None:
+            continue
+        applies = grade >= hep.min_grade if hep.action is ToxAction.DISCONTINUE else \
+            grade == hep.min_grade
+        if applies:
+            text = (f"{hep.text}: {lab.test} {lab.value:g} {lab.unit} on "
+                    f"{_fmt(lab.collected_at, inp)} is CTCAE grade {grade}")
+            (discontinue if hep.action is ToxAction.DISCONTINUE else hold).append(
+                cite(hep, text))
+
+    hy = tox.HYS_LAW
+    bili = latest.get("bilirubin")
+    bili_x = getattr(bili.grade, "times_uln", None) if bili is not None else None
+    if bili_x is not None and bili_x > hy.bilirubin_over_uln:
+        for test in ("ALT", "AST"):
+            lab = latest.get(test)
+            x = getattr(lab.grade, "times_uln", None) if lab is not None else None
+            if lab is not None and x is not None and x > hy.transaminase_over_uln:
+                discontinue.append(cite(hy, f"{hy.text}: {test} {x:.1f} x ULN with bilirubin "
+                                            f"{bili_x:.1f} x ULN. If another cause is documented, "
+                                            "a physician may override."))
+                break
+
+    return Assessment(tuple(discontinue), tuple(hold), tuple(extended), tuple(notes),
+                      tuple(warnings), graded, frozenset(latest))
+
+
+def _no_dose_since(history: Sequence[GivenDose], onset: datetime) -> bool:
+    return bool(history) and history[0].started_at <= onset and \
+        not any(d.started_at > onset for d in history)
