@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from itertools import islice
+from typing import NamedTuple
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
 from tarla.domain.errors import InvalidInput
 from tarla.label import LABEL_VERSION, eligibility, restart, schedule
 from tarla.label.products import DOSES_MG
 from tarla.label.restart import LastDose, RestartAction
-from tarla.label.rows import Citation, Provenance, cite
+from tarla.label.rows import Citation, Provenance, RuleRow, cite
 from tarla.label.schedule import PlannedSlot
 from tarla.label.toxicity import EventType
 
@@ -115,9 +116,11 @@ class Warning:
     tag: Provenance
 
 
-@dataclass(frozen=True, slots=True)
-class GivenDose:
-    """An administration with the slot the engine derived for it."""
+class GivenDose(NamedTuple):
+    """An administration with the slot the engine derived for it (immutable).
+
+    A NamedTuple rather than a frozen dataclass: a course has dozens of these and the engine
+    builds them on every evaluation (bench/evaluate.py)."""
 
     input_index: int
     started_at: datetime
@@ -128,7 +131,6 @@ class GivenDose:
     restart_step: int  # 0: not part of a restart step-up; 1: its 1 mg; 2: its 10 mg
     family: LastDose
     expected_dose_mg: int
-    rules: tuple[Citation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,63 +198,101 @@ def slot_at(index: int) -> PlannedSlot:
 
 
 def _family(slot: PlannedSlot, dose_mg: int, restart_step: int) -> LastDose:
-    if dose_mg == schedule.SLOT_RULES[0].dose_mg:
-        return LastDose.STEP_UP_1MG
+    if dose_mg == _ONE_MG:
+        return _FAMILY_1MG
     if slot.index <= 1 or restart_step == 2:
-        return LastDose.FIRST_10MG
-    return LastDose.LATER_10MG
+        return _FAMILY_FIRST_10MG
+    return _FAMILY_LATER_10MG
 
 
-@dataclass(frozen=True, slots=True)
-class _Expectation:
+class _Expectation(NamedTuple):
     slot: PlannedSlot
     dose_mg: int
     due_date: date | None
     kind: DoseKind
     restart_step: int
-    rules: tuple[Citation, ...]
     days_since_last: int | None
+    interval_row: RuleRow  # the row that set the interval (a Table 1 slot or the step-up gap)
+    table4_row: restart.RestartRow | None  # set when the dose is late or a restart
+    last_date: date | None
+
+    def rules(self) -> tuple[Citation, ...]:
+        """The citations behind this expectation (built only when someone reads them)."""
+        out = [cite(self.interval_row)]
+        row = self.table4_row
+        if row is not None and self.last_date is not None:
+            detail = f"{self.days_since_last} days since the last dose on {self.last_date}"
+            if row.action is RestartAction.STEP_UP:
+                out = [cite(row, f"{row.text} ({detail})"), cite(restart.RESTART_STEP_UP_GAP)]
+            else:
+                out.append(cite(row, f"{row.text} ({detail}; it was due {self.due_date})"))
+        return tuple(out)
+
+
+# Precomputed views of the label rows for the hot path (the rows stay the only source).
+_ONE_MG = schedule.SLOT_RULES[0].dose_mg
+_TEN_MG = schedule.SLOT_RULES[1].dose_mg
+_STEP_GAP = restart.RESTART_STEP_UP_GAP.days
+_CONTINUE_LIMIT = {row.after: row for row in restart.RESTART_ROWS
+                   if row.action is RestartAction.CONTINUE}
+_STEP_UP_ROW = {row.after: row for row in restart.RESTART_ROWS
+                if row.action is RestartAction.STEP_UP}
+_PLANNED, _CONTINUE, _STEP_UP = DoseKind.PLANNED, DoseKind.RESTART_CONTINUE, DoseKind.RESTART_STEP_UP
+_FAMILY_1MG, _FAMILY_FIRST_10MG, _FAMILY_LATER_10MG = (LastDose.STEP_UP_1MG, LastDose.FIRST_10MG,
+                                                       LastDose.LATER_10MG)
+
+
+_CONTINUE_MAX = {fam: (row.max_days if row.max_days is not None else 1 << 30)
+                 for fam, row in _CONTINUE_LIMIT.items()}
+
+
+def _step(last_index: int, last_ord: int, last_dose: int, last_step: int, family: LastDose,
+          on_ord: int) -> tuple[int, int, int, DoseKind, int, int, bool, bool]:
+    """Table 1 + Table 4 on plain numbers (dates as ordinals), for the hot loop.
+
+    Returns (slot index, dose, due ordinal, kind, restart step, days since last dose,
+    interval set by the step-up gap?, Table 4 row applies?)."""
+    following = last_index + 1
+    days = on_ord - last_ord
+    if last_step == 1 or (last_dose == _ONE_MG and last_index > 0):
+        # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
+        interval, gap, next_step = _STEP_GAP, True, (2 if last_step == 1 else 0)
+    else:
+        interval, gap, next_step = _interval_of(following), False, 0
+    due = last_ord + interval
+    if days > _CONTINUE_MAX[family]:
+        return following, _ONE_MG, on_ord, _STEP_UP, 1, days, gap, True
+    late = on_ord > due
+    if next_step == 2:
+        return following, _TEN_MG, due, _STEP_UP, 2, days, gap, late
+    return (following, _dose_of(following), due, _CONTINUE if late else _PLANNED, 0, days, gap,
+            late)
+
+
+def _interval_of(index: int) -> int:
+    return slot_at(index).rule.interval_days or 0
+
+
+def _dose_of(index: int) -> int:
+    return slot_at(index).rule.dose_mg
 
 
 def _expect(last: GivenDose | None, on: date) -> _Expectation:
     """What the label calls for on local date ``on`` after the last dose given."""
     if last is None:
         first = slot_at(0)
-        return _Expectation(first, first.dose_mg, None, DoseKind.PLANNED, 0, (cite(first.rule),),
-                            None)
-    following = slot_at(last.slot.index + 1)
-    days = (on - last.local_date).days
-    if last.restart_step == 1 or (last.dose_mg == schedule.SLOT_RULES[0].dose_mg
-                                  and last.slot.index > 0):
-        # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
-        interval = restart.RESTART_STEP_UP_GAP.days
-        step_rules: tuple[Citation, ...] = (cite(restart.RESTART_STEP_UP_GAP),)
-        next_step = 2 if last.restart_step == 1 else 0
-    else:
-        assert following.rule.interval_days is not None
-        interval = following.rule.interval_days
-        step_rules = (cite(following.rule),)
-        next_step = 0
-    due = last.local_date + timedelta(days=interval)
-    row = restart.restart_row(last.family, max(days, 0))
-    if row.action is RestartAction.STEP_UP:
-        first = slot_at(0)
-        text = f"{row.text} ({days} days since the last dose on {last.local_date.isoformat()})"
-        return _Expectation(following, first.dose_mg, on, DoseKind.RESTART_STEP_UP, 1,
-                            (cite(row, text), cite(restart.RESTART_STEP_UP_GAP)), days)
-    dose = following.dose_mg if next_step == 0 else schedule.SLOT_RULES[1].dose_mg
-    if next_step == 2:
-        kind = DoseKind.RESTART_STEP_UP
-    elif on > due:
-        kind = DoseKind.RESTART_CONTINUE
-    else:
-        kind = DoseKind.PLANNED
-    rules = step_rules
-    if on > due:
-        text = (f"{row.text} ({days} days since the last dose on "
-                f"{last.local_date.isoformat()}; it was due {due.isoformat()})")
-        rules = (*rules, cite(row, text))
-    return _Expectation(following, dose, due, kind, next_step, rules, days)
+        return _Expectation(first, first.dose_mg, None, _PLANNED, 0, None, first.rule, None, None)
+    index, dose, due, kind, step, days, gap, t4 = _step(
+        last.slot.index, last.local_date.toordinal(), last.dose_mg, last.restart_step,
+        last.family, on.toordinal())
+    slot = slot_at(index)
+    interval_row: RuleRow = restart.RESTART_STEP_UP_GAP if gap else slot.rule
+    table4 = None
+    if t4:
+        table4 = _STEP_UP_ROW[last.family] if kind is _STEP_UP and step == 1 else \
+            _CONTINUE_LIMIT[last.family]
+    return _Expectation(slot, dose, date.fromordinal(due), kind, step, days, interval_row,
+                        table4, last.local_date)
 
 
 # --------------------------------------------------------------------------- validation
@@ -261,21 +301,23 @@ def _expect(last: GivenDose | None, on: date) -> _Expectation:
 def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> None:
     seen: dict[datetime, int] = {}
     for i, adm in enumerate(items):
-        where = f"administrations[{i}]"
-        started = _aware(adm.started_at, f"{where}.started_at")
-        if isinstance(adm.dose_mg, bool) or adm.dose_mg not in DOSES_MG:
+        started = adm.started_at
+        if not isinstance(started, datetime) or started.utcoffset() is None:
+            _aware(started, f"administrations[{i}].started_at")
+        dose = adm.dose_mg
+        if dose not in DOSES_MG or isinstance(dose, bool):
             allowed = " or ".join(str(d) for d in DOSES_MG)
-            raise InvalidInput(f"{where}.dose_mg",
-                               f"{adm.dose_mg} is not a tarlatamab dose ({allowed})")
+            raise InvalidInput(f"administrations[{i}].dose_mg",
+                               f"{dose} is not a tarlatamab dose ({allowed})")
         if started > as_of:
-            raise InvalidInput(f"{where}.started_at",
+            raise InvalidInput(f"administrations[{i}].started_at",
                                f"{started.isoformat()} is after as_of {as_of.isoformat()}")
         if adm.ended_at is not None:
-            ended = _aware(adm.ended_at, f"{where}.ended_at")
+            ended = _aware(adm.ended_at, f"administrations[{i}].ended_at")
             if ended < started:
-                raise InvalidInput(f"{where}.ended_at", "is before started_at")
+                raise InvalidInput(f"administrations[{i}].ended_at", "is before started_at")
         if started in seen:
-            raise InvalidInput(f"{where}.started_at",
+            raise InvalidInput(f"administrations[{i}].started_at",
                                f"duplicates administrations[{seen[started]}] (same start time)")
         seen[started] = i
 
@@ -295,36 +337,54 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     last: GivenDose | None = None
+    one_mg, step_up, step = _ONE_MG, _STEP_UP, _step
+    last_ord = 0
     for i in order:
         adm = administrations[i]
-        on = local_date(adm.started_at, zone)
-        exp = _expect(last, on)
-        slot = exp.slot
-        if adm.dose_mg != exp.dose_mg:
-            rule = exp.rules[-1]
-            warnings.append(Warning(
-                "DOSE_DEVIATION",
-                f"{slot.label} on {on.isoformat()}: {adm.dose_mg} mg was given where "
-                f"{exp.dose_mg} mg was due; the course continues from the dose actually given",
-                rule.rule, rule.tag))
-        if exp.due_date is not None and on < exp.due_date and last is not None:
-            rule = exp.rules[0]
-            warnings.append(Warning(
-                "EARLY_DOSE",
-                f"{slot.label} on {on.isoformat()}: given {(on - last.local_date).days} days after "
-                f"the previous dose; it was not due until {exp.due_date.isoformat()}",
-                rule.rule, rule.tag))
-        step = exp.restart_step
-        if adm.dose_mg != exp.dose_mg:
+        on = adm.started_at.astimezone(zone).date()
+        on_ord = on.toordinal()
+        dose_given = adm.dose_mg
+        if last is None:
+            index, expected, due, kind, rstep, early = 0, one_mg, on_ord, _PLANNED, 0, False
+        else:
+            index, expected, due, kind, rstep, _days, _gap, _t4 = step(
+                last.slot.index, last_ord, last.dose_mg, last.restart_step, last.family, on_ord)
+            early = on_ord < due
+        if dose_given != expected or early:
+            warnings.extend(_deviations(last, on, dose_given))
+        if dose_given != expected:
             # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
             # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
-            step = 1 if (adm.dose_mg == slot_at(0).dose_mg
-                         and exp.kind is DoseKind.RESTART_STEP_UP) else 0
-        dose = GivenDose(i, adm.started_at, on, adm.dose_mg, slot, exp.kind, step,
-                         _family(slot, adm.dose_mg, step), exp.dose_mg, exp.rules)
-        given.append(dose)
-        last = dose
+            rstep = 1 if dose_given == one_mg and kind is step_up else 0
+        slot = slot_at(index)
+        last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep,
+                         _family(slot, dose_given, rstep), expected)
+        last_ord = on_ord
+        given.append(last)
     return tuple(given), tuple(warnings)
+
+
+def _deviations(last: GivenDose | None, on: date, dose_given: int) -> list[Warning]:
+    """Warnings for a dose that departed from what the label called for (slow path)."""
+    exp = _expect(last, on)
+    out: list[Warning] = []
+    cited = exp.rules()
+    slot = exp.slot
+    if dose_given != exp.dose_mg:
+        rule = cited[0] if exp.restart_step == 1 else cited[-1]
+        out.append(Warning(
+            "DOSE_DEVIATION",
+            f"{slot.label} on {on.isoformat()}: {dose_given} mg was given where "
+            f"{exp.dose_mg} mg was due; the course continues from the dose actually given",
+            rule.rule, rule.tag))
+    if exp.due_date is not None and on < exp.due_date and last is not None:
+        rule = cited[0]
+        out.append(Warning(
+            "EARLY_DOSE",
+            f"{slot.label} on {on.isoformat()}: given {(on - last.local_date).days} days after "
+            f"the previous dose; it was not due until {exp.due_date.isoformat()}",
+            rule.rule, rule.tag))
+    return out
 
 
 # --------------------------------------------------------------------------- care choice
@@ -405,7 +465,7 @@ def evaluate(inp: CourseInput) -> Decision:
     reasons: list[Citation] = [cite(exp.slot.rule) if exp.restart_step != 1 else
                                cite(slot_at(0).rule, "The restart step-up starts with the 1 mg "
                                                      "step-up dose")]
-    reasons.extend(r for r in exp.rules if r.rule != reasons[0].rule)
+    reasons.extend(r for r in exp.rules() if r.rule != reasons[0].rule)
     if tox.discontinue:
         action = DecisionAction.DISCONTINUE
         reasons = list(tox.discontinue)

@@ -22,7 +22,8 @@ __all__ = [
     "IcansDomain", "FeverCriterion", "FEVER", "HypotensionRow", "HYPOTENSION_ROWS",
     "OxygenRow", "OXYGEN_ROWS", "LOW_FLOW_MAX_L_PER_MIN", "LOW_FLOW_SOURCE",
     "DeathRow", "CRS_DEATH", "ICANS_DEATH",
-    "IceItem", "ICE_ITEMS", "ICE_NAMING_SPLIT", "ICE_MAX", "IceBand", "ICE_BANDS", "ICE_UNAROUSABLE",
+    "IceItem", "ICE_ITEMS", "ICE_NAMING_SPLIT", "ICE_MAX", "IceBand", "ICE_BANDS",
+    "ICE_UNAROUSABLE",
     "IcansFinding", "ICANS_FINDINGS",
 ]
 

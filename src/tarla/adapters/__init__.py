@@ -1,0 +1,1 @@
+"""Adapters: database, PDF, barcodes, calendars — the outside world mapped onto the core."""

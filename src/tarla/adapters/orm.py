@@ -1,0 +1,403 @@
+"""The database tables, as SQLAlchemy 2 declarative models.
+
+These classes are the *storage* shape only: repositories copy them into the plain records of
+:mod:`tarla.services.records`; the domain never imports this module. Clinical rules do not
+live here; the CHECK constraints only guard codes and invariants the database can see
+(a dose slot is given at most once, the checker of a preparation is not its preparer).
+
+Timestamps are stored as UTC and always come back timezone-aware (:class:`UtcDateTime`), on
+SQLite as well. Mutable rows (patients, courses, adverse events, preparations) carry an
+optimistic ``version`` column: a stale update raises ``StaleDataError``, which the unit of
+work turns into :class:`tarla.services.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Dialect, Float,
+                        ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint, true)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from tarla.label.toxicity import EventType
+from tarla.services.vocab import (AssessmentKind, CourseStatus, PreparationEvent,
+                                  PreparationStatus, Role, VialStatus, values)
+
+__all__ = ["Base", "UtcDateTime", "Site", "User", "UserRole", "Patient", "LabelVersion",
+           "LabelRule", "LabelSignoff", "LabelSignoffRule", "TreatmentCourse", "Administration",
+           "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
+           "PreparationScan", "Vial", "VialExcursion", "AuditEntry", "AuditHead",
+           "GENESIS_HASH", "UNIQUE_MESSAGES", "CHECK_MESSAGES"]
+
+GENESIS_HASH = "0" * 64
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that refuses naive values, stores UTC and returns aware UTC.
+
+    SQLite has no time zone type: the value is stored as a UTC string and re-tagged on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive or non-datetime timestamp {value!r} refused")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, allowed: tuple[str, ...] | tuple[int, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in allowed)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(),
+                           list[Any]: JSON()}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name, e.g. America/New_York
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2, set by the web app
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime]
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    __table_args__ = (CheckConstraint(_in("role", values(Role)), name="role"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("site_id", "mrn"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    mrn: Mapped[str] = mapped_column(String(64))
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    diagnosis: Mapped[str] = mapped_column(String(100))
+    progressed_after_platinum: Mapped[bool] = mapped_column(Boolean)
+    off_label_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __mapper_args__ = {"version_id_col": version}
+
+
+class LabelVersion(Base):
+    __tablename__ = "label_versions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. US-PI-2025-11
+    source: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime]
+
+
+class LabelRule(Base):
+    __tablename__ = "label_rules"
+    label_version: Mapped[str] = mapped_column(ForeignKey("label_versions.id"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class LabelSignoff(Base):
+    """Who signed which rules of which label version for a site, when (label-facts §9)."""
+
+    __tablename__ = "label_signoffs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    label_version: Mapped[str] = mapped_column(ForeignKey("label_versions.id"))
+    signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime]
+    comments: Mapped[str | None] = mapped_column(Text)
+
+
+class LabelSignoffRule(Base):
+    __tablename__ = "label_signoff_rules"
+    __table_args__ = (ForeignKeyConstraint(["label_version", "rule_id"],
+                                           ["label_rules.label_version", "label_rules.rule_id"],
+                                           name="fk_label_signoff_rules_rule"),)
+    signoff_id: Mapped[int] = mapped_column(ForeignKey("label_signoffs.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    label_version: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class TreatmentCourse(Base):
+    __tablename__ = "treatment_courses"
+    __table_args__ = (
+        CheckConstraint(_in("status", values(CourseStatus)), name="status"),
+        # The worklist reads only the courses due on a date at a site.
+        Index("ix_treatment_courses_worklist", "site_id", "next_due_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    label_version: Mapped[str] = mapped_column(ForeignKey("label_versions.id"))
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)  # tarla.domain.course.Policy
+    status: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[date] = mapped_column(Date)
+    # Denormalised from the last decision, for the worklist (null once discontinued).
+    next_due_date: Mapped[date | None] = mapped_column(Date)
+    last_dose_at: Mapped[datetime | None]
+    doses_given: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Administration(Base):
+    __tablename__ = "administrations"
+    __table_args__ = (
+        UniqueConstraint("course_id", "slot_seq"),  # a dose slot is recorded as given once
+        UniqueConstraint("idempotency_key"),
+        CheckConstraint(_in("dose_mg", (1, 10)), name="dose_mg"),
+        CheckConstraint(_in("kind", ("planned", "restart_continue", "restart_step_up")),
+                        name="kind"),
+        CheckConstraint("slot_seq >= 0", name="slot_seq"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
+    slot_seq: Mapped[int] = mapped_column(Integer)  # 0 = first dose of the course
+    slot: Mapped[str] = mapped_column(String(16))  # C1D1 ...
+    cycle: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
+    dose_mg: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    infusion_site: Mapped[str | None] = mapped_column(String(64))
+    nurse_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    preparation_id: Mapped[int | None] = mapped_column(ForeignKey("preparations.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    recorded_at: Mapped[datetime]
+
+
+class Assessment(Base):
+    """A CRS or ICANS assessment: the bedside inputs and the grade computed from them."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (CheckConstraint(_in("kind", values(AssessmentKind)), name="kind"),
+                      CheckConstraint("grade BETWEEN 0 AND 5", name="grade"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    inputs: Mapped[dict[str, Any]]
+    grade: Mapped[int] = mapped_column(Integer)
+    system: Mapped[str] = mapped_column(String(32))  # ASTCT-2019
+    drivers: Mapped[list[Any]]
+    assessed_at: Mapped[datetime]
+    charted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    charted_at: Mapped[datetime]
+
+
+class AdverseEvent(Base):
+    __tablename__ = "adverse_events"
+    __table_args__ = (CheckConstraint(_in("type", values(EventType)), name="type"),
+                      CheckConstraint("grade BETWEEN 1 AND 5", name="grade"),
+                      CheckConstraint("resolved_at IS NULL OR resolved_at >= onset",
+                                      name="resolved_after_onset"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    grade: Mapped[int] = mapped_column(Integer)
+    onset: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    charted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    charted_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class LabResult(Base):
+    __tablename__ = "lab_results"
+    __table_args__ = (Index("ix_lab_results_patient_collected", "patient_id", "collected_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    test: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    uln: Mapped[float | None] = mapped_column(Float)
+    lln: Mapped[float | None] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    collected_at: Mapped[datetime]
+    ctcae_grade: Mapped[int | None] = mapped_column(Integer)
+    ctcae_term: Mapped[str | None] = mapped_column(String(100))
+    charted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    charted_at: Mapped[datetime]
+
+
+class Preparation(Base):
+    __tablename__ = "preparations"
+    __table_args__ = (
+        CheckConstraint(_in("status", values(PreparationStatus)), name="status"),
+        CheckConstraint(_in("dose_mg", (1, 10)), name="dose_mg"),
+        CheckConstraint("checked_by IS NULL OR checked_by <> prepared_by",
+                        name="checker_is_not_preparer"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    dose_mg: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    prepared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PreparationEventRow(Base):
+    """One event of the in-use clock (``tarla clock`` events)."""
+
+    __tablename__ = "preparation_events"
+    __table_args__ = (CheckConstraint(_in("event", values(PreparationEvent)), name="event"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class PreparationScan(Base):
+    __tablename__ = "preparation_scans"
+    __table_args__ = (CheckConstraint(_in("component", ("drug", "ivss")), name="component"),
+                      CheckConstraint(_in("verdict", ("accept", "refuse")), name="verdict"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(20))
+    expiry: Mapped[date | None] = mapped_column(Date)
+    serial: Mapped[str | None] = mapped_column(String(20))
+    component: Mapped[str] = mapped_column(String(8))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[list[Any]]
+    scanned_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    scanned_at: Mapped[datetime]
+
+
+class Vial(Base):
+    __tablename__ = "vials"
+    __table_args__ = (UniqueConstraint("gtin", "lot", "serial"),
+                      CheckConstraint(_in("status", values(VialStatus)), name="status"),
+                      CheckConstraint(_in("component", ("drug", "ivss")), name="component"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20))
+    serial: Mapped[str] = mapped_column(String(20))
+    expiry: Mapped[date] = mapped_column(Date)
+    component: Mapped[str] = mapped_column(String(8))
+    strength_mg: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+
+
+class VialExcursion(Base):
+    """A stretch of time an intact vial spent outside 2-8 °C (label-facts §2)."""
+
+    __tablename__ = "vial_excursions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vial_id: Mapped[int] = mapped_column(ForeignKey("vials.id"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    min_c: Mapped[float | None] = mapped_column(Float)
+    max_c: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained. ``id`` is assigned gap-free from :class:`AuditHead`."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[Any | None] = mapped_column(JSON)  # plain JSON (not jsonb): kept verbatim
+    after: Mapped[Any | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row naming the last entry: serialises appends and reveals a deleted tail."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+#: Friendly words for the unique constraints a use case can run into (see uow.py).
+UNIQUE_MESSAGES: dict[str, tuple[str, str, str]] = {
+    # constraint name: (error class name, field, message)
+    "uq_administrations_course_id_slot_seq": (
+        "AlreadyRecorded", "slot", "this dose slot is already recorded as given for the course"),
+    "uq_administrations_idempotency_key": (
+        "AlreadyRecorded", "idempotency_key", "an administration with this key is on record"),
+    "uq_patients_site_id_mrn": (
+        "AlreadyRecorded", "mrn", "a patient with this MRN is already enrolled at the site"),
+    "uq_sites_code": ("AlreadyRecorded", "site", "a site with this code exists"),
+    "uq_users_username": ("AlreadyRecorded", "username", "a user with this name exists"),
+    "uq_vials_gtin_lot_serial": ("AlreadyRecorded", "vial", "this vial is already in stock"),
+    "pk_user_roles": ("AlreadyRecorded", "role", "the user already has this role"),
+    "pk_label_signoff_rules": ("AlreadyRecorded", "rule_ids", "a rule id is listed twice"),
+    "uq_audit_log_hash": ("Conflict", "audit", "the audit chain moved on; try again"),
+    "pk_audit_log": ("Conflict", "audit", "the audit chain moved on; try again"),
+}
+
+CHECK_MESSAGES: dict[str, tuple[str, str, str]] = {
+    "ck_preparations_checker_is_not_preparer": (
+        "Forbidden", "checked_by", "the second check must be done by someone other than the "
+                                   "preparer"),
+}

@@ -1,0 +1,362 @@
+"""SQLAlchemy repositories: copy table rows into the service records and back.
+
+Record fields and columns share their names, so :func:`_record` / :func:`_apply` copy them
+generically. Reads for the worklist use Core selects over many courses at once (one query per
+table) instead of one ORM load per course.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from tarla.adapters import orm
+from tarla.services.errors import Conflict
+from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
+                                    AuditRecord, CourseRecord, ExcursionRecord, LabRecord,
+                                    PatientRecord, PreparationEventRecord, PreparationRecord,
+                                    ScanRecord, SignoffRecord, SiteRecord, UserRecord,
+                                    VialRecord)
+from tarla.services.vocab import CourseStatus
+
+__all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
+           "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit"]
+
+R = TypeVar("R")
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return names
+
+
+def _record(cls: type[R], row: Any, **extra: Any) -> R:
+    values = {n: getattr(row, n) for n in _names(cls) if n not in extra}
+    return cls(**values, **extra)
+
+
+def _row(model: type[Any], record: Any, *skip: str) -> Any:
+    columns = set(model.__table__.columns.keys())
+    return model(**{n: getattr(record, n) for n in _names(type(record))
+                    if n in columns and n not in skip and not (n == "id" and record.id is None)})
+
+
+def _apply(row: Any, record: Any, *skip: str) -> None:
+    columns = set(type(row).__table__.columns.keys())
+    for n in _names(type(record)):
+        if n in columns and n not in ("id", "version", *skip):
+            setattr(row, n, getattr(record, n))
+
+
+class _Base:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _added(self, row: Any) -> Any:
+        self.s.add(row)
+        self.s.flush()
+        return row
+
+    def _versioned_update(self, model: type[Any], record: Any, what: str) -> Any:
+        row = self.s.get(model, record.id)
+        if row is None:
+            raise Conflict(what, f"{what} {record.id} no longer exists")
+        if row.version != record.version:
+            raise Conflict(what, f"{what} {record.id} was changed by someone else (version "
+                                 f"{row.version}, you had {record.version}); reload and retry")
+        _apply(row, record)
+        self.s.flush()  # UPDATE ... WHERE version = :read; StaleDataError if it moved
+        return row
+
+
+class SqlSites(_Base):
+    def add(self, site: SiteRecord) -> SiteRecord:
+        return _record(SiteRecord, self._added(_row(orm.Site, site)))
+
+    def get(self, site_id: int) -> SiteRecord | None:
+        row = self.s.get(orm.Site, site_id)
+        return None if row is None else _record(SiteRecord, row)
+
+    def by_code(self, code: str) -> SiteRecord | None:
+        row = self.s.scalar(select(orm.Site).where(orm.Site.code == code))
+        return None if row is None else _record(SiteRecord, row)
+
+    def list(self) -> list[SiteRecord]:
+        return [_record(SiteRecord, r) for r in self.s.scalars(select(orm.Site).order_by("id"))]
+
+
+class SqlUsers(_Base):
+    def _roles(self, user_id: int) -> frozenset[str]:
+        return frozenset(self.s.scalars(select(orm.UserRole.role)
+                                        .where(orm.UserRole.user_id == user_id)))
+
+    def add(self, user: UserRecord) -> UserRecord:
+        row = self._added(_row(orm.User, user))
+        for role in sorted(user.roles):
+            self.s.add(orm.UserRole(user_id=row.id, role=role))
+        self.s.flush()
+        return _record(UserRecord, row, roles=frozenset(user.roles))
+
+    def get(self, user_id: int) -> UserRecord | None:
+        row = self.s.get(orm.User, user_id)
+        return None if row is None else _record(UserRecord, row, roles=self._roles(row.id))
+
+    def by_username(self, username: str) -> UserRecord | None:
+        row = self.s.scalar(select(orm.User).where(orm.User.username == username))
+        return None if row is None else _record(UserRecord, row, roles=self._roles(row.id))
+
+
+class SqlPatients(_Base):
+    def add(self, patient: PatientRecord) -> PatientRecord:
+        return _record(PatientRecord, self._added(_row(orm.Patient, patient, "version")))
+
+    def get(self, patient_id: int) -> PatientRecord | None:
+        row = self.s.get(orm.Patient, patient_id)
+        return None if row is None else _record(PatientRecord, row)
+
+    def by_mrn(self, site_id: int, mrn: str) -> PatientRecord | None:
+        row = self.s.scalar(select(orm.Patient).where(orm.Patient.site_id == site_id,
+                                                      orm.Patient.mrn == mrn))
+        return None if row is None else _record(PatientRecord, row)
+
+    def update(self, patient: PatientRecord) -> PatientRecord:
+        return _record(PatientRecord, self._versioned_update(orm.Patient, patient, "patient"))
+
+    def many(self, patient_ids: Any) -> dict[int, PatientRecord]:
+        ids = list(patient_ids)
+        if not ids:
+            return {}
+        rows = self.s.execute(select(orm.Patient.__table__).where(orm.Patient.id.in_(ids)))
+        return {r.id: _record(PatientRecord, r) for r in rows}
+
+
+class SqlCourses(_Base):
+    def add(self, course: CourseRecord) -> CourseRecord:
+        return _record(CourseRecord, self._added(_row(orm.TreatmentCourse, course, "version")))
+
+    def get(self, course_id: int) -> CourseRecord | None:
+        row = self.s.get(orm.TreatmentCourse, course_id)
+        return None if row is None else _record(CourseRecord, row)
+
+    def for_patient(self, patient_id: int) -> list[CourseRecord]:
+        rows = self.s.scalars(select(orm.TreatmentCourse)
+                              .where(orm.TreatmentCourse.patient_id == patient_id)
+                              .order_by(orm.TreatmentCourse.id))
+        return [_record(CourseRecord, r) for r in rows]
+
+    def update(self, course: CourseRecord) -> CourseRecord:
+        return _record(CourseRecord,
+                       self._versioned_update(orm.TreatmentCourse, course, "course"))
+
+    def due(self, site_id: int, on: date) -> list[CourseRecord]:
+        t = orm.TreatmentCourse.__table__
+        rows = self.s.execute(select(t).where(
+            t.c.site_id == site_id, t.c.next_due_date <= on,
+            t.c.status != CourseStatus.DISCONTINUED.value).order_by(t.c.next_due_date, t.c.id))
+        return [_record(CourseRecord, r) for r in rows]
+
+
+class SqlAdministrations(_Base):
+    def add(self, administration: AdministrationRecord) -> AdministrationRecord:
+        return _record(AdministrationRecord,
+                       self._added(_row(orm.Administration, administration)))
+
+    def for_course(self, course_id: int) -> list[AdministrationRecord]:
+        return self.for_courses([course_id]).get(course_id, [])
+
+    def by_key(self, idempotency_key: str) -> AdministrationRecord | None:
+        t = orm.Administration.__table__
+        row = self.s.execute(select(t).where(t.c.idempotency_key == idempotency_key)).first()
+        return None if row is None else _record(AdministrationRecord, row)
+
+    def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]:
+        out: dict[int, list[AdministrationRecord]] = defaultdict(list)
+        if not course_ids:
+            return out
+        t = orm.Administration.__table__
+        for chunk in _chunks(course_ids):
+            rows = self.s.execute(select(t).where(t.c.course_id.in_(chunk))
+                                  .order_by(t.c.course_id, t.c.slot_seq))
+            for r in rows:
+                out[r.course_id].append(_record(AdministrationRecord, r))
+        return out
+
+
+def _chunks(ids: Sequence[int], size: int = 5000) -> Iterator[list[int]]:
+    items = list(ids)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class SqlEvents(_Base):
+    def add_assessment(self, assessment: AssessmentRecord) -> AssessmentRecord:
+        return _record(AssessmentRecord, self._added(_row(orm.Assessment, assessment)))
+
+    def add(self, event: AdverseEventRecord) -> AdverseEventRecord:
+        return _record(AdverseEventRecord, self._added(_row(orm.AdverseEvent, event, "version")))
+
+    def get(self, event_id: int) -> AdverseEventRecord | None:
+        row = self.s.get(orm.AdverseEvent, event_id)
+        return None if row is None else _record(AdverseEventRecord, row)
+
+    def update(self, event: AdverseEventRecord) -> AdverseEventRecord:
+        return _record(AdverseEventRecord,
+                       self._versioned_update(orm.AdverseEvent, event, "adverse event"))
+
+    def for_course(self, course_id: int) -> list[AdverseEventRecord]:
+        return self.for_courses([course_id]).get(course_id, [])
+
+    def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdverseEventRecord]]:
+        out: dict[int, list[AdverseEventRecord]] = defaultdict(list)
+        t = orm.AdverseEvent.__table__
+        for chunk in _chunks(course_ids):
+            rows = self.s.execute(select(t).where(t.c.course_id.in_(chunk))
+                                  .order_by(t.c.course_id, t.c.onset, t.c.id))
+            for r in rows:
+                out[r.course_id].append(_record(AdverseEventRecord, r))
+        return out
+
+
+class SqlLabs(_Base):
+    def add(self, lab: LabRecord) -> LabRecord:
+        return _record(LabRecord, self._added(_row(orm.LabResult, lab)))
+
+    def for_patient(self, patient_id: int, since: datetime | None = None) -> list[LabRecord]:
+        return self.for_patients({patient_id: since}).get(patient_id, [])
+
+    def for_patients(self, since: Mapping[int, datetime | None]) -> dict[int, list[LabRecord]]:
+        out: dict[int, list[LabRecord]] = defaultdict(list)
+        if not since:
+            return out
+        t = orm.LabResult.__table__
+        every = [p for p, s in since.items() if s is None]
+        after = [(p, s) for p, s in since.items() if s is not None]
+        conds = []
+        if every:
+            conds.append(t.c.patient_id.in_(every))
+        # One query per chunk: each (patient, since) pair is a range on the (patient_id,
+        # collected_at) index, so only the recent labs of each patient are read.
+        for chunk_start in range(0, len(after), 2000):
+            chunk = after[chunk_start:chunk_start + 2000]
+            conds.append(or_(*(and_(t.c.patient_id == p, t.c.collected_at > s)
+                               for p, s in chunk)))
+        for cond in conds:
+            rows = self.s.execute(select(t).where(cond)
+                                  .order_by(t.c.patient_id, t.c.collected_at, t.c.id))
+            for r in rows:
+                out[r.patient_id].append(_record(LabRecord, r))
+        return out
+
+
+class SqlPreparations(_Base):
+    def add(self, preparation: PreparationRecord) -> PreparationRecord:
+        return _record(PreparationRecord,
+                       self._added(_row(orm.Preparation, preparation, "version")))
+
+    def get(self, preparation_id: int) -> PreparationRecord | None:
+        row = self.s.get(orm.Preparation, preparation_id)
+        return None if row is None else _record(PreparationRecord, row)
+
+    def update(self, preparation: PreparationRecord) -> PreparationRecord:
+        return _record(PreparationRecord,
+                       self._versioned_update(orm.Preparation, preparation, "preparation"))
+
+    def add_event(self, event: PreparationEventRecord) -> PreparationEventRecord:
+        return _record(PreparationEventRecord, self._added(_row(orm.PreparationEventRow, event)))
+
+    def events(self, preparation_id: int) -> list[PreparationEventRecord]:
+        rows = self.s.scalars(select(orm.PreparationEventRow)
+                              .where(orm.PreparationEventRow.preparation_id == preparation_id)
+                              .order_by(orm.PreparationEventRow.at, orm.PreparationEventRow.id))
+        return [_record(PreparationEventRecord, r) for r in rows]
+
+    def add_scan(self, scan: ScanRecord) -> ScanRecord:
+        return _record(ScanRecord, self._added(_row(orm.PreparationScan, scan)))
+
+
+class SqlInventory(_Base):
+    def add_vial(self, vial: VialRecord) -> VialRecord:
+        return _record(VialRecord, self._added(_row(orm.Vial, vial)))
+
+    def add_excursion(self, excursion: ExcursionRecord) -> ExcursionRecord:
+        return _record(ExcursionRecord, self._added(_row(orm.VialExcursion, excursion)))
+
+    def vials(self, site_id: int) -> list[VialRecord]:
+        rows = self.s.scalars(select(orm.Vial).where(orm.Vial.site_id == site_id)
+                              .order_by(orm.Vial.id))
+        return [_record(VialRecord, r) for r in rows]
+
+
+class SqlLabel(_Base):
+    def has_version(self, label_version: str) -> bool:
+        return self.s.get(orm.LabelVersion, label_version) is not None
+
+    def add_version(self, label_version: str, source: str,
+                    rules: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        self.s.add(orm.LabelVersion(id=label_version, source=source, registered_at=at))
+        self.s.flush()
+        self.s.add_all(orm.LabelRule(label_version=label_version, rule_id=r, tag=tag, text=text)
+                       for r, tag, text in rules)
+        self.s.flush()
+
+    def rule_ids(self, label_version: str) -> set[str]:
+        return set(self.s.scalars(select(orm.LabelRule.rule_id)
+                                  .where(orm.LabelRule.label_version == label_version)))
+
+    def add_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
+        row = self._added(_row(orm.LabelSignoff, signoff))
+        self.s.add_all(orm.LabelSignoffRule(signoff_id=row.id, label_version=signoff.label_version,
+                                            rule_id=r) for r in signoff.rule_ids)
+        self.s.flush()
+        return dataclasses.replace(signoff, id=row.id)
+
+    def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]:
+        rows = self.s.scalars(select(orm.LabelSignoff)
+                              .where(orm.LabelSignoff.site_id == site_id,
+                                     orm.LabelSignoff.label_version == label_version)
+                              .order_by(orm.LabelSignoff.id)).all()
+        rules: dict[int, list[str]] = defaultdict(list)
+        if rows:
+            for sid, rid in self.s.execute(
+                    select(orm.LabelSignoffRule.signoff_id, orm.LabelSignoffRule.rule_id)
+                    .where(orm.LabelSignoffRule.signoff_id.in_([r.id for r in rows]))
+                    .order_by(orm.LabelSignoffRule.rule_id)):
+                rules[sid].append(rid)
+        return [_record(SignoffRecord, r, rule_ids=tuple(rules[r.id])) for r in rows]
+
+
+class SqlAudit(_Base):
+    def head(self) -> tuple[int, str]:
+        h = orm.AuditHead.__table__
+        row = self.s.execute(select(h.c.last_id, h.c.last_hash).where(h.c.id == 1)
+                             .with_for_update()).one()
+        return int(row.last_id), str(row.last_hash)
+
+    def append(self, entry: AuditRecord) -> None:
+        t = orm.AuditEntry.__table__
+        h = orm.AuditHead.__table__
+        self.s.execute(t.insert().values(**{n: getattr(entry, n) for n in _names(AuditRecord)}))
+        moved = self.s.execute(update(h).where(h.c.id == 1, h.c.last_id == entry.id - 1)
+                               .values(last_id=entry.id, last_hash=entry.hash))
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("audit", "the audit chain moved on during this transaction; "
+                                    "try again")
+
+    def entries(self) -> Iterator[AuditRecord]:
+        t = orm.AuditEntry.__table__
+        result = self.s.execute(select(t).order_by(t.c.id).execution_options(yield_per=2000))
+        for r in result:
+            yield _record(AuditRecord, r)
+
+    def count(self) -> int:
+        return int(self.s.scalar(select(func.count()).select_from(orm.AuditEntry)) or 0)
+

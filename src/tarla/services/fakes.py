@@ -1,0 +1,350 @@
+"""An in-memory unit of work with real behaviour, for unit tests of the use cases.
+
+It keeps the promises of the SQL one: a transaction sees its own writes and nothing is kept
+without ``commit``; unique keys (dose slot per course, idempotency key, MRN per site) raise
+``AlreadyRecorded``; updates check the optimistic version and raise ``Conflict``; the preparer
+may not be the checker (``Forbidden``); audit ids are gap-free and the head moves with them.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Self, TypeVar
+
+from tarla.services.audit import GENESIS_HASH
+from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound
+from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
+                                    AuditRecord, CourseRecord, ExcursionRecord, LabRecord,
+                                    PatientRecord, PreparationEventRecord, PreparationRecord,
+                                    ScanRecord, SignoffRecord, SiteRecord, UserRecord,
+                                    VialRecord)
+from tarla.services.vocab import CourseStatus
+
+__all__ = ["FakeUnitOfWork", "FakeStore"]
+
+R = TypeVar("R")
+
+
+class _Table:
+    def __init__(self, uniques: Sequence[tuple[tuple[str, ...], str, str]] = ()) -> None:
+        self.rows: dict[int, Any] = {}
+        self.next_id = 1
+        self.uniques = uniques  # (columns, field, message)
+
+    def add(self, record: R) -> R:
+        for cols, field, message in self.uniques:
+            key = tuple(getattr(record, c) for c in cols)
+            if None in key:
+                continue
+            if any(tuple(getattr(r, c) for c in cols) == key for r in self.rows.values()):
+                raise AlreadyRecorded(field, message)
+        record = dataclasses.replace(record, id=self.next_id)  # type: ignore[type-var]
+        self.rows[self.next_id] = record
+        self.next_id += 1
+        return record
+
+    def update(self, record: R, what: str) -> R:
+        current = self.rows.get(record.id)  # type: ignore[attr-defined]
+        if current is None:
+            raise Conflict(what, f"{what} {record.id} no longer exists")  # type: ignore[attr-defined]
+        if current.version != record.version:  # type: ignore[attr-defined]
+            raise Conflict(what, f"{what} {record.id} was changed by someone else (version "  # type: ignore[attr-defined]
+                                 f"{current.version}, you had {record.version}); reload and "  # type: ignore[attr-defined]
+                                 "retry")
+        new = dataclasses.replace(record, version=record.version + 1)  # type: ignore[type-var, attr-defined]
+        self.rows[new.id] = new  # type: ignore[attr-defined]
+        return new
+
+    def where(self, **match: Any) -> list[Any]:
+        return [r for r in self.rows.values()
+                if all(getattr(r, k) == v for k, v in match.items())]
+
+
+class FakeStore:
+    """The committed state, shared by every FakeUnitOfWork made from it."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, _Table] = {
+            "sites": _Table([(("code",), "site", "a site with this code exists")]),
+            "users": _Table([(("username",), "username", "a user with this name exists")]),
+            "patients": _Table([(("site_id", "mrn"), "mrn",
+                                 "a patient with this MRN is already enrolled at the site")]),
+            "courses": _Table(),
+            "administrations": _Table([
+                (("course_id", "slot_seq"), "slot",
+                 "this dose slot is already recorded as given for the course"),
+                (("idempotency_key",), "idempotency_key",
+                 "an administration with this key is on record")]),
+            "assessments": _Table(), "events": _Table(), "labs": _Table(),
+            "preparations": _Table(), "prep_events": _Table(), "scans": _Table(),
+            "vials": _Table([(("gtin", "lot", "serial"), "vial",
+                              "this vial is already in stock")]),
+            "excursions": _Table(), "signoffs": _Table(),
+        }
+        self.labels: dict[str, dict[str, tuple[str, str]]] = {}
+        self.audit: list[AuditRecord] = []
+        self.audit_head: tuple[int, str] = (0, GENESIS_HASH)
+        self.commits = 0
+
+
+class _Repo:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.u = uow
+
+    def t(self, name: str) -> _Table:
+        return self.u.state.tables[name]
+
+
+class _Sites(_Repo):
+    def add(self, site: SiteRecord) -> SiteRecord:
+        return self.t("sites").add(site)
+
+    def get(self, site_id: int) -> SiteRecord | None:
+        return self.t("sites").rows.get(site_id)  # type: ignore[no-any-return]
+
+    def by_code(self, code: str) -> SiteRecord | None:
+        found = self.t("sites").where(code=code)
+        return found[0] if found else None
+
+    def list(self) -> list[SiteRecord]:
+        return list(self.t("sites").rows.values())
+
+
+class _Users(_Repo):
+    def add(self, user: UserRecord) -> UserRecord:
+        return self.t("users").add(user)
+
+    def get(self, user_id: int) -> UserRecord | None:
+        return self.t("users").rows.get(user_id)  # type: ignore[no-any-return]
+
+    def by_username(self, username: str) -> UserRecord | None:
+        found = self.t("users").where(username=username)
+        return found[0] if found else None
+
+
+class _Patients(_Repo):
+    def add(self, patient: PatientRecord) -> PatientRecord:
+        return self.t("patients").add(dataclasses.replace(patient, version=1))
+
+    def get(self, patient_id: int) -> PatientRecord | None:
+        return self.t("patients").rows.get(patient_id)  # type: ignore[no-any-return]
+
+    def by_mrn(self, site_id: int, mrn: str) -> PatientRecord | None:
+        found = self.t("patients").where(site_id=site_id, mrn=mrn)
+        return found[0] if found else None
+
+    def update(self, patient: PatientRecord) -> PatientRecord:
+        return self.t("patients").update(patient, "patient")
+
+    def many(self, patient_ids: Any) -> dict[int, PatientRecord]:
+        rows = self.t("patients").rows
+        return {i: rows[i] for i in patient_ids if i in rows}
+
+
+class _Courses(_Repo):
+    def add(self, course: CourseRecord) -> CourseRecord:
+        self._exists("patients", course.patient_id)
+        return self.t("courses").add(dataclasses.replace(course, version=1))
+
+    def _exists(self, table: str, key: int) -> None:
+        if key not in self.t(table).rows:
+            raise NotFound("reference", "a record it refers to does not exist")
+
+    def get(self, course_id: int) -> CourseRecord | None:
+        return self.t("courses").rows.get(course_id)  # type: ignore[no-any-return]
+
+    def for_patient(self, patient_id: int) -> list[CourseRecord]:
+        return sorted(self.t("courses").where(patient_id=patient_id), key=lambda c: c.id)
+
+    def update(self, course: CourseRecord) -> CourseRecord:
+        return self.t("courses").update(course, "course")
+
+    def due(self, site_id: int, on: date) -> list[CourseRecord]:
+        rows = [c for c in self.t("courses").rows.values()
+                if c.site_id == site_id and c.next_due_date is not None
+                and c.next_due_date <= on and c.status != CourseStatus.DISCONTINUED]
+        return sorted(rows, key=lambda c: (c.next_due_date, c.id))
+
+
+class _Administrations(_Repo):
+    def add(self, administration: AdministrationRecord) -> AdministrationRecord:
+        if administration.course_id not in self.t("courses").rows:
+            raise NotFound("reference", "a record it refers to does not exist")
+        return self.t("administrations").add(administration)
+
+    def for_course(self, course_id: int) -> list[AdministrationRecord]:
+        return sorted(self.t("administrations").where(course_id=course_id),
+                      key=lambda a: a.slot_seq)
+
+    def by_key(self, idempotency_key: str) -> AdministrationRecord | None:
+        found = self.t("administrations").where(idempotency_key=idempotency_key)
+        return found[0] if found else None
+
+    def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]:
+        return {c: self.for_course(c) for c in course_ids}
+
+
+class _Events(_Repo):
+    def add_assessment(self, assessment: AssessmentRecord) -> AssessmentRecord:
+        return self.t("assessments").add(assessment)
+
+    def add(self, event: AdverseEventRecord) -> AdverseEventRecord:
+        return self.t("events").add(dataclasses.replace(event, version=1))
+
+    def get(self, event_id: int) -> AdverseEventRecord | None:
+        return self.t("events").rows.get(event_id)  # type: ignore[no-any-return]
+
+    def update(self, event: AdverseEventRecord) -> AdverseEventRecord:
+        return self.t("events").update(event, "adverse event")
+
+    def for_course(self, course_id: int) -> list[AdverseEventRecord]:
+        return sorted(self.t("events").where(course_id=course_id),
+                      key=lambda e: (e.onset, e.id))
+
+    def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdverseEventRecord]]:
+        return {c: self.for_course(c) for c in course_ids}
+
+
+class _Labs(_Repo):
+    def add(self, lab: LabRecord) -> LabRecord:
+        return self.t("labs").add(lab)
+
+    def for_patient(self, patient_id: int, since: datetime | None = None) -> list[LabRecord]:
+        rows = [x for x in self.t("labs").where(patient_id=patient_id)
+                if since is None or x.collected_at > since]
+        return sorted(rows, key=lambda x: (x.collected_at, x.id))
+
+    def for_patients(self, since: Mapping[int, datetime | None]) -> dict[int, list[LabRecord]]:
+        return {p: self.for_patient(p, s) for p, s in since.items()}
+
+
+class _Preparations(_Repo):
+    def add(self, preparation: PreparationRecord) -> PreparationRecord:
+        self._four_eyes(preparation)
+        return self.t("preparations").add(dataclasses.replace(preparation, version=1))
+
+    @staticmethod
+    def _four_eyes(p: PreparationRecord) -> None:
+        if p.checked_by is not None and p.checked_by == p.prepared_by:
+            raise Forbidden("checked_by", "the second check must be done by someone other than "
+                                          "the preparer")
+
+    def get(self, preparation_id: int) -> PreparationRecord | None:
+        return self.t("preparations").rows.get(preparation_id)  # type: ignore[no-any-return]
+
+    def update(self, preparation: PreparationRecord) -> PreparationRecord:
+        self._four_eyes(preparation)
+        return self.t("preparations").update(preparation, "preparation")
+
+    def add_event(self, event: PreparationEventRecord) -> PreparationEventRecord:
+        return self.t("prep_events").add(event)
+
+    def events(self, preparation_id: int) -> list[PreparationEventRecord]:
+        return sorted(self.t("prep_events").where(preparation_id=preparation_id),
+                      key=lambda e: (e.at, e.id))
+
+    def add_scan(self, scan: ScanRecord) -> ScanRecord:
+        return self.t("scans").add(scan)
+
+
+class _Inventory(_Repo):
+    def add_vial(self, vial: VialRecord) -> VialRecord:
+        return self.t("vials").add(vial)
+
+    def add_excursion(self, excursion: ExcursionRecord) -> ExcursionRecord:
+        return self.t("excursions").add(excursion)
+
+    def vials(self, site_id: int) -> list[VialRecord]:
+        return self.t("vials").where(site_id=site_id)
+
+
+class _Label(_Repo):
+    def has_version(self, label_version: str) -> bool:
+        return label_version in self.u.state.labels
+
+    def add_version(self, label_version: str, source: str,
+                    rules: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        if label_version in self.u.state.labels:
+            raise AlreadyRecorded("label_version", "this label version is registered")
+        self.u.state.labels[label_version] = {r: (tag, text) for r, tag, text in rules}
+
+    def rule_ids(self, label_version: str) -> set[str]:
+        return set(self.u.state.labels.get(label_version, {}))
+
+    def add_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
+        if len(set(signoff.rule_ids)) != len(signoff.rule_ids):
+            raise AlreadyRecorded("rule_ids", "a rule id is listed twice")
+        return self.t("signoffs").add(signoff)
+
+    def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]:
+        return self.t("signoffs").where(site_id=site_id, label_version=label_version)
+
+
+class _Audit(_Repo):
+    def head(self) -> tuple[int, str]:
+        return self.u.state.audit_head
+
+    def append(self, entry: AuditRecord) -> None:
+        last_id, _ = self.u.state.audit_head
+        if entry.id != last_id + 1:
+            raise Conflict("audit", "the audit chain moved on during this transaction; try again")
+        self.u.state.audit.append(entry)
+        self.u.state.audit_head = (entry.id, entry.hash)
+
+    def entries(self) -> Iterator[AuditRecord]:
+        return iter(sorted(self.u.state.audit, key=lambda e: e.id))
+
+    def count(self) -> int:
+        return len(self.u.state.audit)
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore | None = None) -> None:
+        self.store = store or FakeStore()
+        self.state = self.store
+        self.committed = False
+        self._depth = 0
+        self.sites = _Sites(self)
+        self.users = _Users(self)
+        self.patients = _Patients(self)
+        self.courses = _Courses(self)
+        self.administrations = _Administrations(self)
+        self.events = _Events(self)
+        self.labs = _Labs(self)
+        self.preparations = _Preparations(self)
+        self.inventory = _Inventory(self)
+        self.label = _Label(self)
+        self.audit = _Audit(self)
+
+    def readonly(self) -> Self:
+        return self
+
+    def __enter__(self) -> Self:
+        # Work on a private copy (records are frozen: copying the containers is enough).
+        self.state = copy.copy(self.store)
+        self.state.tables = {}
+        for name, table in self.store.tables.items():
+            clone = _Table(table.uniques)
+            clone.rows = dict(table.rows)
+            clone.next_id = table.next_id
+            self.state.tables[name] = clone
+        self.state.labels = dict(self.store.labels)
+        self.state.audit = list(self.store.audit)
+        self.committed = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.state = self.store
+
+    def commit(self) -> None:
+        s = self.state
+        self.store.tables, self.store.labels = s.tables, s.labels
+        self.store.audit, self.store.audit_head = s.audit, s.audit_head
+        self.store.commits += 1
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.__enter__()

@@ -1,0 +1,240 @@
+"""What the records hold, as plain frozen values: what repositories return and accept.
+
+Neither the core's inputs (``tarla.domain.course``) nor the tables (``tarla.adapters.orm``):
+the service layer translates between them. Field names match the table columns one for one,
+so the SQL repositories copy them generically. ``id`` is ``None`` until stored; ``version``
+is the optimistic-lock counter of mutable rows (the value the caller last read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+__all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "AdministrationRecord",
+           "AssessmentRecord", "AdverseEventRecord", "LabRecord", "PreparationRecord",
+           "PreparationEventRecord", "ScanRecord", "VialRecord", "ExcursionRecord",
+           "SignoffRecord", "AuditRecord", "CourseHistory"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRecord:
+    code: str
+    name: str
+    timezone: str
+    created_at: datetime
+    policy: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    username: str
+    display_name: str
+    created_at: datetime
+    roles: frozenset[str] = frozenset()
+    site_id: int | None = None
+    password_hash: str | None = None
+    active: bool = True
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    site_id: int
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    diagnosis: str
+    progressed_after_platinum: bool
+    created_at: datetime
+    updated_at: datetime
+    off_label_reason: str | None = None
+    version: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRecord:
+    patient_id: int
+    site_id: int
+    label_version: str
+    status: str
+    start_date: date
+    created_at: datetime
+    updated_at: datetime
+    policy: dict[str, Any] = field(default_factory=dict)
+    next_due_date: date | None = None
+    last_dose_at: datetime | None = None
+    doses_given: int = 0
+    version: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdministrationRecord:
+    course_id: int
+    slot_seq: int
+    slot: str
+    cycle: int
+    day: int
+    dose_mg: int
+    kind: str
+    started_at: datetime
+    nurse_id: int
+    recorded_at: datetime
+    ended_at: datetime | None = None
+    infusion_site: str | None = None
+    preparation_id: int | None = None
+    idempotency_key: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRecord:
+    course_id: int
+    kind: str
+    inputs: dict[str, Any]
+    grade: int
+    system: str
+    drivers: list[Any]
+    assessed_at: datetime
+    charted_by: int
+    charted_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdverseEventRecord:
+    course_id: int
+    type: str
+    grade: int
+    onset: datetime
+    charted_by: int
+    charted_at: datetime
+    resolved_at: datetime | None = None
+    assessment_id: int | None = None
+    version: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabRecord:
+    patient_id: int
+    test: str
+    value: float
+    unit: str
+    collected_at: datetime
+    charted_by: int
+    charted_at: datetime
+    uln: float | None = None
+    lln: float | None = None
+    baseline: float | None = None
+    ctcae_grade: int | None = None
+    ctcae_term: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationRecord:
+    course_id: int
+    site_id: int
+    dose_mg: int
+    status: str
+    prepared_by: int
+    created_at: datetime
+    updated_at: datetime
+    checked_by: int | None = None
+    version: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationEventRecord:
+    preparation_id: int
+    event: str
+    at: datetime
+    recorded_by: int
+    recorded_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    preparation_id: int
+    gtin: str
+    component: str
+    verdict: str
+    reasons: list[Any]
+    scanned_by: int
+    scanned_at: datetime
+    lot: str | None = None
+    expiry: date | None = None
+    serial: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VialRecord:
+    site_id: int
+    gtin: str
+    lot: str
+    serial: str
+    expiry: date
+    component: str
+    status: str
+    received_at: datetime
+    strength_mg: int | None = None
+    location: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExcursionRecord:
+    vial_id: int
+    started_at: datetime
+    recorded_by: int
+    recorded_at: datetime
+    ended_at: datetime | None = None
+    min_c: float | None = None
+    max_c: float | None = None
+    note: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignoffRecord:
+    site_id: int
+    label_version: str
+    signed_by: int
+    signed_at: datetime
+    rule_ids: tuple[str, ...]
+    comments: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class CourseHistory:
+    """Everything the core needs to decide one course (loaded in bulk for the worklist)."""
+
+    course: CourseRecord
+    patient: PatientRecord
+    administrations: tuple[AdministrationRecord, ...]
+    adverse_events: tuple[AdverseEventRecord, ...]
+    labs: tuple[LabRecord, ...]
