@@ -30,7 +30,8 @@ def refused(field: str, **overrides: object) -> InvalidInput:
 def test_fever_alone_is_grade_1() -> None:
     result = crs(temperature_c=38.5)
     assert result.grade == 1
-    assert result.system == GradingSystem.ASTCT_2019 == "ASTCT-2019"
+    assert result.system is GradingSystem.ASTCT_2019
+    assert result.system.value == "ASTCT-2019"
     assert [d.criterion for d in result.drivers] == ["fever"]
 
 

@@ -161,7 +161,7 @@ def test_unknown_ice_item_is_refused_by_name() -> None:
     ("attention", True), ("attention", 0.5)])
 def test_ice_item_points_out_of_range_are_refused_by_item(item: str, points: object) -> None:
     with pytest.raises(InvalidInput) as caught:
-        ice_score(FULL_ICE | {item: points})
+        ice_score(FULL_ICE | {item: points})  # type: ignore[arg-type]
     assert caught.value.field == f"ice.{item}"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from tarla.cli import _io
 from tarla.cli import course as _course
+from tarla.cli import demo as _demo
 from tarla.cli import pharmacy as _pharmacy
 from tarla.cli import records as _records
 from tarla.cli import toxicity as _toxicity
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _io.ArgumentParser(prog="tarla", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_io.ArgumentParser)
     sub.required = True
-    for module in (_course, _toxicity, _pharmacy, _records):
+    for module in (_course, _toxicity, _pharmacy, _records, _demo):
         module.register(sub)
     return parser
 

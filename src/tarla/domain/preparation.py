@@ -66,6 +66,14 @@ def check_dose(dose_mg: object, field: str = "dose_mg") -> int:
     return dose_mg
 
 
+_AMOUNT_NAMES = {
+    prep.Amount.STERILE_WATER: "Sterile Water for Injection",
+    prep.Amount.WITHDRAW_SALINE: "of 0.9% sodium chloride to withdraw",
+    prep.Amount.IVSS: "IVSS",
+    prep.Amount.DRUG: "reconstituted drug",
+}
+
+
 def _volume(recipe: prep.Recipe, amount: prep.Amount | None) -> Decimal | None:
     match amount:
         case prep.Amount.STERILE_WATER:
@@ -82,7 +90,8 @@ def _volume(recipe: prep.Recipe, amount: prep.Amount | None) -> Decimal | None:
 
 def _step(step: prep.PreparationStep, recipe: prep.Recipe) -> RecipeStep:
     volume = _volume(recipe, step.amount)
-    instruction = step.text if volume is None else f"{volume} mL: {step.text}"
+    instruction = (step.text if volume is None or step.amount is None
+                   else f"{volume} mL {_AMOUNT_NAMES[step.amount]}: {step.text}")
     return RecipeStep(step.order, step.stage, instruction, volume, cite(step))
 
 

@@ -178,7 +178,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                             "no ANC drawn since its onset")
                     hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
                                            f"{what}; {seen}. {rule.text}"))
-            elif not (rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset)):
+            elif _no_dose_since(history, ev.onset) and not rule.extended_monitoring_next_dose:
                 notes.append(cite(rule, f"{rule.text}: {what}; may resume at the next "
                                         f"scheduled dose"))
             if rule.consider_discontinuation:

@@ -58,7 +58,7 @@ class LabGrade:
 
 @dataclass(frozen=True, slots=True)
 class _Reading:
-    """The value and its limits as decimals in the unit the criteria are written in."""
+    """The value as a decimal in the unit whose CTCAE column grades it."""
 
     value: Decimal
     shown: str  # how the value is named in a driver's detail
@@ -94,11 +94,12 @@ def grade_lab(
                        _shown(row.test, number, units), units)
     if row.direction is Direction.BELOW:
         drivers: tuple[Driver, ...] = (_grade_decrease(row, reading, lower, symptomatic),)
-        times_uln = None
-        abnormal = None
+        times_uln: float | None = None
+        abnormal: bool | None = None
     else:
         base = None if baseline is None else non_negative(baseline, "baseline")
-        drivers, times_uln, abnormal = _grade_increase(row, reading, upper, base)
+        driver, times_uln, abnormal = _grade_increase(row, reading, upper, base)
+        drivers = (driver,)
     value_si = float(decimal_of(number) * units.to_si)
     return LabGrade(row.test, row.term, drivers[0].grade, GradingSystem.CTCAE_5_0, drivers,
                     value_si, units.si_unit, times_uln, row.meddra, abnormal)
@@ -158,7 +159,7 @@ def _grade_decrease(row: TermRow, reading: _Reading, lln: float | None,
 
 
 def _grade_increase(row: TermRow, reading: _Reading, uln: float | None,
-                    baseline: float | None) -> tuple[tuple[Driver, ...], float, bool]:
+                    baseline: float | None) -> tuple[Driver, float, bool]:
     multiple = reading.unit.unit == XULN
     if multiple and uln is not None:
         raise InvalidInput("uln", f"is not used when unit is {XULN} (the value is already a "
@@ -167,32 +168,29 @@ def _grade_increase(row: TermRow, reading: _Reading, uln: float | None,
         raise InvalidInput("uln", f"is required to grade {row.test.value} in "
                            f"{reading.unit.unit} (or send the value in {XULN})")
     upper = decimal_of(uln) if uln is not None else Decimal(1)
-    times_uln = reading.value / upper
+    times_uln = float(reading.value / upper)
     base = None if baseline is None else decimal_of(baseline)
-    abnormal = base is not None and base > upper
-    if abnormal:
-        assert base is not None
-        reference, ref_value = Reference.BASELINE, base
+    if base is not None and base > upper:
+        reference, ref_value, ref_name = Reference.BASELINE, base, "baseline"
         ref_text = (f"baseline {fmt(base)} {reading.unit.unit} is above ULN, so CTCAE applies "
                     "multiples of baseline")
     else:
-        reference, ref_value = Reference.ULN, upper
+        reference, ref_value, ref_name = Reference.ULN, upper, "ULN"
         ref_text = "baseline normal" if base is not None else "no baseline given (normal)"
-    unit_text = "" if multiple else f" {reading.unit.unit}"
-    ratio = reading.value / ref_value if ref_value else Decimal(0)
-    ref_name = "baseline" if abnormal else "ULN"
-    seen = (f"{reading.shown} = {_ratio(ratio)} x {ref_name}"
-            + ("" if multiple and not abnormal else f" ({fmt(ref_value)}{unit_text})"))
-    for c in criteria_for(row.term, reading.unit.graded_in, frozenset({reference})):
+    abnormal = reference is Reference.BASELINE
+    seen = f"{reading.shown} = {_ratio(reading.value / ref_value)} x {ref_name}"
+    if abnormal or not multiple:
+        seen += f" ({fmt(ref_value)}{'' if multiple else ' ' + reading.unit.unit})"
+    rows = criteria_for(row.term, reading.unit.graded_in, frozenset({reference}))
+    for c in rows:
         if _met(c, reading.value, c.bound * ref_value, Direction.ABOVE):
             at = "at or above" if c.inclusive else "above"
-            return ((Driver(row.test.value, f"{seen} is {at} {c.bound} x {ref_name}; "
-                            f"{ref_text}: {c.written}", c.grade, c.source),),
-                    float(times_uln), abnormal)
-    lowest = criteria_for(row.term, reading.unit.graded_in, frozenset({reference}))[-1]
-    return ((Driver(row.test.value, f"{seen}; {ref_text}: grade 1 starts "
-                    f"{'at' if lowest.inclusive else 'above'} {lowest.bound} x {ref_name}",
-                    0, f"{lowest.source} not met"),), float(times_uln), abnormal)
+            return (Driver(row.test.value, f"{seen} is {at} {c.bound} x {ref_name}; "
+                           f"{ref_text}: {c.written}", c.grade, c.source), times_uln, abnormal)
+    lowest = rows[-1]
+    start = "at" if lowest.inclusive else "above"
+    return (Driver(row.test.value, f"{seen}; {ref_text}: grade 1 starts {start} {lowest.bound} "
+                   f"x {ref_name}", 0, f"{lowest.source} not met"), times_uln, abnormal)
 
 
 def _ratio(ratio: Decimal) -> str:

@@ -1,0 +1,314 @@
+"""PDFs for the pharmacy: the IV bag label and the compounding worksheet (reportlab).
+
+Both are rendered from the core's results (:class:`~tarla.domain.preparation.PreparationPlan`
+and :class:`~tarla.domain.clock.ClockReport`); no rule is computed here. DejaVu Sans is used
+when installed so that °, µ and ☐ print; otherwise Helvetica with ASCII stand-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import letter
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from tarla.domain.clock import ClockReport, ClockStatus
+from tarla.domain.preparation import PreparationPlan
+from tarla.label import LABEL_VERSION
+from tarla.label.preparation import NO_RE_REFRIGERATION, REFRIGERATED_LIMIT, ROOM_TEMPERATURE_LIMIT
+
+__all__ = ["ScanRecord", "LabelData", "render_bag_label", "render_worksheet", "fonts",
+           "format_moment", "BAG_LABEL_SIZE"]
+
+DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
+BAG_LABEL_SIZE = (100 * mm, 150 * mm)  # a 4 x 6 inch label stock
+
+
+@dataclass(frozen=True, slots=True)
+class _Fonts:
+    regular: str
+    bold: str
+    unicode: bool
+
+    def deg(self) -> str:
+        return "°C" if self.unicode else " deg C"
+
+    def micro(self) -> str:
+        return "µg" if self.unicode else "microgram"
+
+    def box(self) -> str:
+        return "☐" if self.unicode else "[ ]"
+
+
+_FONTS: _Fonts | None = None
+
+
+def fonts() -> _Fonts:
+    """Register DejaVu Sans once if it is installed; else fall back to Helvetica."""
+    global _FONTS
+    if _FONTS is None:
+        regular, bold = DEJAVU_DIR / "DejaVuSans.ttf", DEJAVU_DIR / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
+            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
+            _FONTS = _Fonts("DejaVuSans", "DejaVuSans-Bold", True)
+        else:
+            _FONTS = _Fonts("Helvetica", "Helvetica-Bold", False)
+    return _FONTS
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    component: str
+    gtin: str
+    product: str
+    lot: str | None
+    expiry: date | None
+    serial: str | None
+    verdict: str
+    scanned: bool  # False when typed in from the printed label
+
+
+@dataclass(frozen=True, slots=True)
+class LabelData:
+    patient_name: str
+    mrn: str
+    birth_date: date | None
+    order_id: str | None
+    slot: str | None
+    prescriber: str | None
+    plan: PreparationPlan
+    clock: ClockReport
+    bag_prepared_at: datetime | None
+    scans: tuple[ScanRecord, ...]
+    prepared_by: str | None
+    checked_by: str | None
+    bag_material: str | None
+    printed_at: datetime
+
+
+def format_moment(moment: datetime) -> str:
+    """``2026-12-15 16:00 EST (UTC-05:00)``: wall time, zone abbreviation and offset."""
+    offset = moment.strftime("%z")
+    name = moment.tzname() or ""
+    label = f"{name} " if name and not name.startswith(("+", "-", "UTC")) else ""
+    return f"{moment:%Y-%m-%d %H:%M} {label}(UTC{offset[:3]}:{offset[3:]})"
+
+
+def _dec(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _concentration(plan: PreparationPlan, f: _Fonts) -> str:
+    per_ml = plan.final_concentration_mg_per_ml * 1000
+    return (f"{plan.dose_mg} mg in {_dec(plan.final_volume_ml)} mL "
+            f"(about {per_ml.quantize(Decimal('0.1'))} {f.micro()}/mL)")
+
+
+def _styles(f: _Fonts) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=f.regular, fontSize=8.5, leading=10.5)
+    return {
+        "base": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=6.5, leading=8),
+        "bold": ParagraphStyle("bold", parent=base, fontName=f.bold),
+        "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=12, leading=14),
+        "dose": ParagraphStyle("dose", parent=base, fontName=f.bold, fontSize=20, leading=23),
+        "h2": ParagraphStyle("h2", parent=base, fontName=f.bold, fontSize=10, leading=13,
+                             spaceBefore=6, spaceAfter=2),
+        "banner": ParagraphStyle("banner", parent=base, fontName=f.bold, fontSize=11,
+                                 leading=13, textColor=colors.white),
+        "banner_big": ParagraphStyle("banner_big", parent=base, fontName=f.bold, fontSize=15,
+                                     leading=18, textColor=colors.white),
+    }
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+def _patient_line(d: LabelData) -> str:
+    dob = f"  DOB {d.birth_date.isoformat()}" if d.birth_date else ""
+    return f"{d.patient_name}   MRN {d.mrn}{dob}"
+
+
+def _drug_lots(d: LabelData) -> str:
+    lots = [f"{s.component} lot {s.lot or '?'} exp {s.expiry.isoformat() if s.expiry else '?'}"
+            for s in d.scans]
+    return "; ".join(lots) if lots else "no scan recorded"
+
+
+def _storage_text(d: LabelData, f: _Fonts) -> str:
+    c = d.clock
+    left = int(c.room_temperature_left.total_seconds() // 60)
+    fridge = REFRIGERATED_LIMIT.limit
+    until = "" if fridge is None else f" until {format_moment(c.reconstituted_at + fridge)} at most"
+    return (f"Room temperature 20-25 {f.deg()}: {left} min of room-temperature time left. "
+            f"Refrigerated 2-8 {f.deg()}: the clock pauses{until}. "
+            "Once taken out of the refrigerator: DO NOT RE-REFRIGERATE.")
+
+
+def _discard_banner(d: LabelData, st: dict[str, ParagraphStyle], width: float) -> Table:
+    rows = [[_p("DISCARD AFTER", st["banner"])],
+            [_p(format_moment(d.clock.discard_at), st["banner_big"])]]
+    table = Table(rows, colWidths=[width])
+    table.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), colors.black),
+        ("LEFTPADDING", (0, 0), (-1, -1), 5), ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    return table
+
+
+def _rule(width: float) -> Table:
+    line = Table([[""]], colWidths=[width], rowHeights=[2])
+    line.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.8, colors.black)]))
+    return line
+
+
+def render_bag_label(d: LabelData, out: Path) -> Path:
+    """One page, 100 x 150 mm: what the nurse needs at the bedside, discard time prominent."""
+    f = fonts()
+    st = _styles(f)
+    plan, c = d.plan, d.clock
+    margin = 5 * mm
+    width = BAG_LABEL_SIZE[0] - 2 * margin
+    story: list[Flowable] = [
+        _p(_patient_line(d), st["title"]),
+        _p(f"Order {d.order_id or '-'}   {d.slot or ''}   prescriber {d.prescriber or '-'}",
+           st["base"]),
+        _rule(width),
+        _p("IMDELLTRA (tarlatamab-dlle)", st["bold"]),
+        _p(f"{plan.dose_mg} mg", st["dose"]),
+        _p(f"Final volume {_dec(plan.final_volume_ml)} mL: {_concentration(plan, f)}",
+           st["base"]),
+        _p(f"In 0.9% sodium chloride with {_dec(plan.recipe.ivss_ml)} mL IV Solution "
+           f"Stabilizer. IV infusion over {plan.infusion.minutes} min at "
+           f"{plan.infusion.rate_ml_per_h} mL/h.", st["base"]),
+        Spacer(1, 2 * mm),
+        _discard_banner(d, st, width),
+        Spacer(1, 1.5 * mm),
+        _p(f"Latest infusion start: {format_moment(c.latest_infusion_start)}", st["bold"]),
+        _p(f"Reconstituted: {format_moment(c.reconstituted_at)}", st["base"]),
+    ]
+    if d.bag_prepared_at is not None:
+        story.append(_p(f"Bag prepared: {format_moment(d.bag_prepared_at)}", st["base"]))
+    story += [
+        Spacer(1, 1.5 * mm),
+        _p(_storage_text(d, f), st["bold"]),
+        Spacer(1, 1.5 * mm),
+        _p(f"Lots: {_drug_lots(d)}", st["base"]),
+        _p(f"Prepared by {d.prepared_by or '________'}   Checked by "
+           f"{d.checked_by or '________'}", st["base"]),
+    ]
+    if c.status is not ClockStatus.OK:
+        story.append(_p(f"CLOCK STATUS: {c.status.value.upper()}", st["bold"]))
+    story += [
+        Spacer(1, 1 * mm),
+        _p(f"Label {LABEL_VERSION}. Rules {NO_RE_REFRIGERATION.rule_id}, "
+           f"{ROOM_TEMPERATURE_LIMIT.rule_id}, {REFRIGERATED_LIMIT.rule_id}. Printed "
+           f"{format_moment(d.printed_at)}", st["small"]),
+    ]
+    doc = SimpleDocTemplate(str(out), pagesize=BAG_LABEL_SIZE, leftMargin=margin,
+                            rightMargin=margin, topMargin=margin, bottomMargin=margin,
+                            title=f"IMDELLTRA {plan.dose_mg} mg bag label - {d.patient_name}",
+                            author="Tarla")
+    doc.build(story)
+    return out
+
+
+def _grid(rows: Sequence[Sequence[object]], widths: Sequence[float], header: bool = True) -> Table:
+    table = Table([list(r) for r in rows], colWidths=list(widths), repeatRows=1 if header else 0)
+    style = [("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def render_worksheet(d: LabelData, out: Path) -> Path:
+    """Letter page(s): patient, order, components scanned, the recipe with volumes, times,
+    sign-off lines."""
+    f = fonts()
+    st = _styles(f)
+    plan, c = d.plan, d.clock
+    width = letter[0] - 36 * mm
+
+    def cell(text: str, style: str = "base") -> Paragraph:
+        return _p(text, st[style])
+
+    story: list[Flowable] = [
+        cell("IMDELLTRA (tarlatamab-dlle) compounding worksheet", "title"),
+        cell(f"Label version {LABEL_VERSION}. Printed {format_moment(d.printed_at)}.", "small"),
+        cell("Patient and order", "h2"),
+        _grid([[cell("Patient", "bold"), cell(_patient_line(d))],
+               [cell("Order", "bold"), cell(f"{d.order_id or '-'}  {d.slot or ''}  "
+                                             f"prescriber {d.prescriber or '-'}")],
+               [cell("Dose", "bold"), cell(f"{plan.dose_mg} mg: use the {plan.product.strength_mg}"
+                                           f" mg package, NDC {plan.product.ndc10}")]],
+              [35 * mm, width - 35 * mm], header=False),
+        cell("Components scanned", "h2"),
+    ]
+    scan_rows: list[list[object]] = [[cell(h, "bold") for h in
+                                      ("Component", "GTIN", "Lot", "Expiry", "Serial", "Check")]]
+    for s in d.scans:
+        how = "scanned" if s.scanned else "typed"
+        scan_rows.append([cell(s.component), cell(s.gtin), cell(s.lot or "-"),
+                          cell(s.expiry.isoformat() if s.expiry else "-"), cell(s.serial or "-"),
+                          cell(f"{s.verdict} ({how})")])
+    if not d.scans:
+        scan_rows.append([cell("none recorded"), "", "", "", "", ""])
+    story.append(_grid(scan_rows, [22 * mm, 34 * mm, 28 * mm, 22 * mm, 30 * mm,
+                                   width - 136 * mm]))
+    story.append(cell("Recipe (in this order)", "h2"))
+    step_rows: list[list[object]] = [[cell(h, "bold") for h in
+                                      ("#", "Step", "Volume", "Done", "Initials")]]
+    for s in plan.steps:
+        volume = "" if s.volume_ml is None else f"{_dec(s.volume_ml)} mL"
+        step_rows.append([cell(str(s.order)), cell(s.citation.text), cell(volume, "bold"),
+                          cell(f.box()), ""])
+    story.append(_grid(step_rows, [8 * mm, width - 66 * mm, 20 * mm, 14 * mm, 24 * mm]))
+    story.append(cell(
+        f"Reconstitution gives {_dec(plan.recipe.concentration_mg_per_ml)} mg/mL. Final bag: "
+        f"{_concentration(plan, f)}. Bags: {', '.join(plan.bag_materials.materials)}"
+        f"{' (used: ' + d.bag_material + ')' if d.bag_material else ''}. Lines: "
+        f"{', '.join(plan.line_materials.materials)}.", "base"))
+    for w in plan.warnings:
+        story.append(cell(f"! {w.text}", "bold"))
+    story.append(cell("Times (in-use clock)", "h2"))
+    times = [["Reconstituted", format_moment(c.reconstituted_at)]]
+    if d.bag_prepared_at is not None:
+        times.append(["Bag prepared", format_moment(d.bag_prepared_at)])
+    times += [["Dilute by", format_moment(c.dilute_by)],
+              ["DISCARD AFTER", format_moment(c.discard_at)],
+              ["Latest infusion start", format_moment(c.latest_infusion_start)],
+              ["Clock status", f"{c.status.value}; room-temperature time used "
+                               f"{int(c.room_temperature_used.total_seconds() // 60)} min"]]
+    times += [[f"Violation {v.code.value}", f"{format_moment(v.at)}: {v.text}"]
+              for v in c.violations]
+    story.append(_grid([[cell(a, "bold"), cell(b)] for a, b in times],
+                       [45 * mm, width - 45 * mm], header=False))
+    story.append(cell("Sign-off", "h2"))
+    story.append(_grid(
+        [[cell("Prepared by", "bold"), cell(d.prepared_by or ""), cell("Signature / time"), ""],
+         [cell("Checked by", "bold"), cell(d.checked_by or ""), cell("Signature / time"), ""]],
+        [30 * mm, 50 * mm, 30 * mm, width - 110 * mm], header=False))
+    story.append(Spacer(1, 3 * mm))
+    story.append(cell("Rules cited: " + ", ".join(r.rule for r in plan.reasons), "small"))
+    doc = SimpleDocTemplate(str(out), pagesize=letter, leftMargin=18 * mm, rightMargin=18 * mm,
+                            topMargin=15 * mm, bottomMargin=15 * mm,
+                            title=f"IMDELLTRA {plan.dose_mg} mg worksheet - {d.patient_name}",
+                            author="Tarla")
+    doc.build(story)
+    return out

@@ -1,0 +1,169 @@
+"""Helpers every use case shares: actors and roles, timestamps, records -> core inputs, and
+keeping a course's denormalised worklist fields in step with the core's decision."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tarla.domain import course as core
+from tarla.domain.errors import InvalidInput
+from tarla.label.toxicity import EventType
+from tarla.services.errors import Forbidden, NotFound
+from tarla.services.ports import UnitOfWork
+from tarla.services.records import (AdministrationRecord, AdverseEventRecord, CourseHistory,
+                                    CourseRecord, LabRecord, PatientRecord, SiteRecord,
+                                    UserRecord)
+from tarla.services.vocab import CourseStatus, Role
+
+__all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",
+           "course_input", "history_for", "refresh_course", "record_json"]
+
+
+def aware(moment: object, field: str) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InvalidInput(field, "must be a timestamp")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(field, "timestamp has no UTC offset (naive timestamps are refused)")
+    return moment
+
+
+def not_after(moment: datetime, now: datetime, field: str) -> datetime:
+    moment = aware(moment, field)
+    if moment > now:
+        raise InvalidInput(field, f"{moment.isoformat()} is in the future")
+    return moment
+
+
+def actor_with(uow: UnitOfWork, username: str, roles: Iterable[Role], doing: str) -> UserRecord:
+    """The acting user, who must be active and hold one of ``roles``."""
+    user = uow.users.by_username(username)
+    if user is None:
+        raise NotFound("actor", f"no user named {username!r}")
+    wanted = {r.value for r in roles}
+    if not user.active:
+        raise Forbidden("actor", f"{username} is deactivated")
+    if wanted and not wanted & set(user.roles):
+        names = " or ".join(sorted(wanted))
+        raise Forbidden("actor", f"{username} may not {doing} (needs the {names} role)")
+    return user
+
+
+def site_by_code(uow: UnitOfWork, code: str) -> SiteRecord:
+    site = uow.sites.by_code(code)
+    if site is None:
+        raise NotFound("site", f"no site with code {code!r}")
+    return site
+
+
+def zone_of(site: SiteRecord) -> ZoneInfo:
+    try:
+        return ZoneInfo(site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("site.timezone", f"{site.timezone!r} is not a known IANA time zone"
+                           ) from None
+
+
+def course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
+    course = uow.courses.get(course_id)
+    if course is None:
+        raise NotFound("course_id", f"no treatment course {course_id}")
+    return course
+
+
+def patient_or_404(uow: UnitOfWork, patient_id: int) -> PatientRecord:
+    patient = uow.patients.get(patient_id)
+    if patient is None:
+        raise NotFound("patient_id", f"no patient {patient_id}")
+    return patient
+
+
+def policy_of(course: CourseRecord) -> core.Policy:
+    known = {f.name for f in dataclasses.fields(core.Policy)}
+    return core.Policy(**{k: v for k, v in course.policy.items() if k in known})
+
+
+def core_patient(p: PatientRecord) -> core.Patient:
+    return core.Patient(p.birth_date, p.diagnosis, p.progressed_after_platinum,
+                        off_label_reason=p.off_label_reason)
+
+
+def course_input(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> core.CourseInput:
+    return core.CourseInput(
+        as_of=as_of, zone=zone, patient=core_patient(h.patient),
+        administrations=tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at)
+                              for a in h.administrations),
+        adverse_events=tuple(core.AdverseEvent(EventType(e.type), e.grade, e.onset,
+                                               e.resolved_at) for e in h.adverse_events),
+        labs=tuple(core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
+                                  x.baseline) for x in h.labs),
+        policy=policy_of(h.course))
+
+
+def history_for(uow: UnitOfWork, course: CourseRecord,
+                extra_admin: AdministrationRecord | None = None) -> CourseHistory:
+    """The course's whole record as the core needs it. Labs: those after the previous dose
+    (the only ones the core counts), or all when febrile neutropenia needs ANC since onset."""
+    patient = patient_or_404(uow, course.patient_id)
+    admins = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
+    if extra_admin is not None:
+        admins = [*admins, extra_admin]
+    events = uow.events.for_course(course.id)  # type: ignore[arg-type]
+    labs = uow.labs.for_patient(patient.id, labs_since(admins, events))  # type: ignore[arg-type]
+    return CourseHistory(course, patient, tuple(admins), tuple(events), tuple(labs))
+
+
+def labs_since(admins: list[AdministrationRecord] | tuple[AdministrationRecord, ...],
+               events: Iterable[AdverseEventRecord]) -> datetime | None:
+    """Earliest lab the core can still use: labs count from the last dose's start (toxicity.py
+    reading); febrile neutropenia looks at ANC since its onset."""
+    if not admins:
+        return None
+    since = max(a.started_at for a in admins)
+    for e in events:
+        if e.type == EventType.FEBRILE_NEUTROPENIA.value and e.onset < since:
+            since = e.onset
+    # The query reads strictly after ``since``; one microsecond back keeps a lab drawn at
+    # that very instant (the febrile-neutropenia check counts ANC from onset inclusive).
+    return since - timedelta(microseconds=1)
+
+
+def status_for(decision: core.Decision) -> CourseStatus:
+    if decision.action is core.DecisionAction.DISCONTINUE:
+        return CourseStatus.DISCONTINUED
+    if decision.action is core.DecisionAction.HOLD:
+        return CourseStatus.HELD
+    return CourseStatus.ACTIVE
+
+
+def refresh_course(uow: UnitOfWork, course: CourseRecord, now: datetime, zone: ZoneInfo,
+                   ) -> tuple[CourseRecord, core.Decision]:
+    """Re-decide the course as of ``now`` and keep ``status``/``next_due_date``/``last_dose_at``
+    (the worklist's index) in step. A discontinued course stays discontinued."""
+    h = history_for(uow, course)
+    decision = core.evaluate(course_input(h, now, zone))
+    status = status_for(decision)
+    if course.status == CourseStatus.DISCONTINUED:
+        status = CourseStatus.DISCONTINUED
+    due: date | None = None
+    if status is not CourseStatus.DISCONTINUED and decision.next_dose is not None:
+        due = decision.next_dose.due_date
+    last = max((a.started_at for a in h.administrations), default=None)
+    changed = dataclasses.replace(course, status=status.value, next_due_date=due,
+                                  last_dose_at=last, doses_given=len(h.administrations))
+    if changed != course:
+        changed = uow.courses.update(dataclasses.replace(changed, updated_at=now))
+    return changed, decision
+
+
+def record_json(record: Any, *drop: str) -> dict[str, Any]:
+    """A record as an audit ``before``/``after`` value (no password hashes and the like)."""
+    from tarla.services.audit import jsonable
+
+    data = jsonable(record)
+    for key in drop:
+        data.pop(key, None)
+    return data  # type: ignore[no-any-return]

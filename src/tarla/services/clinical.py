@@ -1,0 +1,414 @@
+"""Clinical use cases: enrol a patient, chart labs and CRS/ICANS assessments, record a dose.
+
+Each is one transaction: primitives in, the records written, exactly one audit entry, commit.
+Anything refused raises before the commit, so nothing (not even the audit entry) is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from tarla.domain import course as core
+from tarla.domain.errors import InvalidInput
+from tarla.domain.toxicity import GRADED_TESTS
+from tarla.label import LABEL_VERSION
+from tarla.label.products import DOSES_MG
+from tarla.label.toxicity import EventType
+from tarla.services import audit
+from tarla.services._common import (actor_with, aware, course_or_404, not_after,
+                                    patient_or_404, record_json, refresh_course, site_by_code,
+                                    zone_of)
+from tarla.services.errors import AlreadyRecorded, Conflict, NotFound
+from tarla.services.label import ensure_label_version
+from tarla.services.ports import UnitOfWork
+from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
+                                    CourseRecord, LabRecord, PatientRecord)
+from tarla.services.vocab import AssessmentKind, CourseStatus, Role
+
+__all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "AssessmentResult",
+           "record_assessment", "resolve_adverse_event", "AdministrationResult",
+           "record_administration"]
+
+_CLINICIANS = (Role.NURSE, Role.PHYSICIAN, Role.PHARMACIST)
+
+
+# --------------------------------------------------------------------------- enrol
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolResult:
+    patient_id: int
+    course_id: int
+    next_due_date: date | None
+    warnings: tuple[dict[str, str], ...]  # eligibility warnings from the core (off-label ...)
+
+
+def enrol_patient(uow: UnitOfWork, *, site_code: str, mrn: str, family_name: str,
+                  given_name: str, birth_date: date, diagnosis: str,
+                  progressed_after_platinum: bool, start_date: date, actor: str, now: datetime,
+                  off_label_reason: str | None = None,
+                  policy: dict[str, Any] | None = None) -> EnrolResult:
+    """Register the patient and open a treatment course starting on ``start_date``.
+
+    Off-label use is not blocked: the core's eligibility warnings are returned, and a
+    documented prescriber reason is required for them (label-facts §1)."""
+    now = aware(now, "now")
+    if not mrn.strip():
+        raise InvalidInput("mrn", "is required")
+    with uow:
+        user = actor_with(uow, actor, (Role.PHYSICIAN, Role.SCHEDULER, Role.ADMIN),
+                          "enrol patients")
+        site = site_by_code(uow, site_code)
+        zone_of(site)  # refuse a site whose time zone is broken before writing anything
+        warnings = core.eligibility_warnings(
+            core.Patient(birth_date, diagnosis, progressed_after_platinum,
+                         off_label_reason=off_label_reason), start_date)
+        if warnings and not (off_label_reason or "").strip():
+            codes = ", ".join(w.code for w in warnings)
+            raise InvalidInput("off_label_reason", f"off-label use ({codes}): a documented "
+                                                   "prescriber reason is required")
+        known = {f.name for f in dataclasses.fields(core.Policy)}
+        course_policy = {**site.policy, **(policy or {})}
+        for key in course_policy:
+            if key not in known:
+                raise InvalidInput(f"policy.{key}", "is not a known site policy")
+        ensure_label_version(uow, now)
+        patient = uow.patients.add(PatientRecord(
+            site_id=site.id, mrn=mrn.strip(), family_name=family_name, given_name=given_name,  # type: ignore[arg-type]
+            birth_date=birth_date, diagnosis=diagnosis,
+            progressed_after_platinum=progressed_after_platinum, created_at=now, updated_at=now,
+            off_label_reason=off_label_reason))
+        course = uow.courses.add(CourseRecord(
+            patient_id=patient.id, site_id=site.id, label_version=LABEL_VERSION,  # type: ignore[arg-type]
+            status=CourseStatus.ACTIVE.value, start_date=start_date, created_at=now,
+            updated_at=now, policy=course_policy, next_due_date=start_date))
+        audit.append(uow, actor=user.username, action="patient.enrol", entity_type="patient",
+                     entity_id=patient.id, at=now,
+                     after={"patient": record_json(patient), "course": record_json(course),
+                            "warnings": [w.code for w in warnings]})
+        uow.commit()
+    return EnrolResult(patient.id, course.id, course.next_due_date,  # type: ignore[arg-type]
+                       tuple({"code": w.code, "rule": w.rule, "text": w.text} for w in warnings))
+
+
+def _open_courses(uow: UnitOfWork, patient_id: int) -> list[CourseRecord]:
+    return [c for c in uow.courses.for_patient(patient_id)
+            if c.status != CourseStatus.DISCONTINUED]
+
+
+# --------------------------------------------------------------------------- labs
+
+
+@dataclass(frozen=True, slots=True)
+class LabResultOut:
+    lab_id: int
+    test: str
+    ctcae_grade: int | None
+    ctcae_term: str | None
+
+
+def record_lab(uow: UnitOfWork, *, patient_id: int, test: str, value: float, unit: str,
+               collected_at: datetime, actor: str, now: datetime, uln: float | None = None,
+               lln: float | None = None, baseline: float | None = None) -> LabResultOut:
+    """Chart one lab value with its CTCAE v5.0 grade; the patient's open course is re-decided."""
+    now = aware(now, "now")
+    collected_at = not_after(collected_at, now, "collected_at")
+    grade: int | None = None
+    term: str | None = None
+    if test in GRADED_TESTS:
+        from tarla.domain.grading import grade_lab
+
+        graded = grade_lab(test, value, unit, uln=uln, lln=lln, baseline=baseline)
+        grade, term = graded.grade, str(graded.term)
+    with uow:
+        user = actor_with(uow, actor, _CLINICIANS, "chart labs")
+        patient = patient_or_404(uow, patient_id)
+        lab = uow.labs.add(LabRecord(patient_id=patient.id, test=test, value=value, unit=unit,  # type: ignore[arg-type]
+                                     collected_at=collected_at, charted_by=user.id,  # type: ignore[arg-type]
+                                     charted_at=now, uln=uln, lln=lln, baseline=baseline,
+                                     ctcae_grade=grade, ctcae_term=term))
+        courses = _refresh_open(uow, patient, now)
+        audit.append(uow, actor=user.username, action="lab.record", entity_type="lab_result",
+                     entity_id=lab.id, at=now,
+                     after={"lab": record_json(lab), "courses": courses})
+        uow.commit()
+    return LabResultOut(lab.id, test, grade, term)  # type: ignore[arg-type]
+
+
+def _refresh_open(uow: UnitOfWork, patient: PatientRecord, now: datetime) -> list[Any]:
+    site = uow.sites.get(patient.site_id)
+    assert site is not None
+    out = []
+    for course in _open_courses(uow, patient.id):  # type: ignore[arg-type]
+        updated, decision = refresh_course(uow, course, now, zone_of(site))
+        out.append(_course_summary(updated, decision))
+    return out
+
+
+def _course_summary(course: CourseRecord, decision: core.Decision) -> dict[str, Any]:
+    return {"course_id": course.id, "status": course.status, "decision": str(decision.action),
+            "next_due_date": course.next_due_date, "version": course.version}
+
+
+# --------------------------------------------------------------------------- CRS / ICANS
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentResult:
+    assessment_id: int
+    kind: str
+    grade: int
+    system: str
+    drivers: tuple[dict[str, Any], ...]
+    adverse_event_id: int | None
+    course_status: str
+
+
+def _grade(kind: AssessmentKind, inputs: dict[str, Any]) -> tuple[int, str, list[Any]]:
+    from tarla.domain import grading
+
+    fn = grading.grade_crs if kind is AssessmentKind.CRS else grading.grade_icans
+    try:
+        result = fn(**inputs)
+    except TypeError as exc:  # an unknown or missing input name
+        raise InvalidInput("inputs", f"not valid {kind.value} inputs: {exc}") from None
+    drivers = [d.as_dict() for d in result.drivers]
+    return int(result.grade), str(result.system), drivers
+
+
+def record_assessment(uow: UnitOfWork, *, course_id: int, kind: str, inputs: dict[str, Any],
+                      assessed_at: datetime, actor: str, now: datetime,
+                      grade: int | None = None) -> AssessmentResult:
+    """Store a CRS or ICANS assessment (inputs + ASTCT 2019 grade + drivers). Grade 1 or more
+    opens an adverse event of that type, or raises the grade of the one still ongoing.
+    ``grade``, when given, must equal the computed grade (a cross-check of the bedside form)."""
+    now = aware(now, "now")
+    assessed_at = not_after(assessed_at, now, "assessed_at")
+    try:
+        akind = AssessmentKind(kind)
+    except ValueError:
+        raise InvalidInput("kind", f"{kind!r} is not CRS or ICANS") from None
+    if not isinstance(inputs, dict):
+        raise InvalidInput("inputs", "must be an object")
+    computed, system, drivers = _grade(akind, inputs)
+    if grade is not None and grade != computed:
+        raise InvalidInput("grade", f"the inputs give {akind.value} grade {computed}, not {grade}")
+    with uow:
+        user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart assessments")
+        course = course_or_404(uow, course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        assessment = uow.events.add_assessment(AssessmentRecord(
+            course_id=course.id, kind=akind.value, inputs=dict(inputs), grade=computed,  # type: ignore[arg-type]
+            system=system, drivers=drivers, assessed_at=assessed_at, charted_by=user.id,  # type: ignore[arg-type]
+            charted_at=now))
+        event = None
+        if computed >= 1:
+            ongoing = [e for e in uow.events.for_course(course.id)  # type: ignore[arg-type]
+                       if e.type == akind.value and e.resolved_at is None]
+            if ongoing:
+                current = ongoing[-1]
+                event = current
+                if computed > current.grade:
+                    event = uow.events.update(dataclasses.replace(
+                        current, grade=computed, assessment_id=assessment.id))
+            else:
+                event = uow.events.add(AdverseEventRecord(
+                    course_id=course.id, type=EventType(akind.value).value, grade=computed,  # type: ignore[arg-type]
+                    onset=assessed_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
+                    assessment_id=assessment.id))
+        updated, decision = refresh_course(uow, course, now, zone_of(site))
+        audit.append(uow, actor=user.username, action="assessment.record",
+                     entity_type="assessment", entity_id=assessment.id, at=now,
+                     after={"assessment": record_json(assessment),
+                            "adverse_event": None if event is None else record_json(event),
+                            "course": _course_summary(updated, decision)})
+        uow.commit()
+    return AssessmentResult(assessment.id, akind.value, computed, system, tuple(drivers),  # type: ignore[arg-type]
+                            None if event is None else event.id, updated.status)
+
+
+def record_adverse_event(uow: UnitOfWork, *, course_id: int, type: str, grade: int,
+                         onset: datetime, actor: str, now: datetime,
+                         resolved_at: datetime | None = None) -> int:
+    """Chart an adverse event graded elsewhere (CTCAE terms: neutropenia, infection ...)."""
+    now = aware(now, "now")
+    onset = not_after(onset, now, "onset")
+    try:
+        etype = EventType(type)
+    except ValueError:
+        raise InvalidInput("type", f"{type!r} is not a known event type") from None
+    if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 5:
+        raise InvalidInput("grade", f"{grade!r} is not a grade from 1 to 5")
+    if resolved_at is not None and not_after(resolved_at, now, "resolved_at") < onset:
+        raise InvalidInput("resolved_at", "is before onset")
+    with uow:
+        user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart adverse events")
+        course = course_or_404(uow, course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        event = uow.events.add(AdverseEventRecord(
+            course_id=course.id, type=etype.value, grade=grade, onset=onset,  # type: ignore[arg-type]
+            charted_by=user.id, charted_at=now, resolved_at=resolved_at))  # type: ignore[arg-type]
+        updated, decision = refresh_course(uow, course, now, zone_of(site))
+        audit.append(uow, actor=user.username, action="adverse_event.record",
+                     entity_type="adverse_event", entity_id=event.id, at=now,
+                     after={"adverse_event": record_json(event),
+                            "course": _course_summary(updated, decision)})
+        uow.commit()
+    return event.id  # type: ignore[return-value]
+
+
+def resolve_adverse_event(uow: UnitOfWork, *, event_id: int, resolved_at: datetime, actor: str,
+                          now: datetime, expected_version: int | None = None) -> str:
+    """Mark an adverse event resolved; returns the course's new status."""
+    now = aware(now, "now")
+    resolved_at = not_after(resolved_at, now, "resolved_at")
+    with uow:
+        user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart adverse events")
+        event = uow.events.get(event_id)
+        if event is None:
+            raise NotFound("event_id", f"no adverse event {event_id}")
+        if expected_version is not None and expected_version != event.version:
+            raise Conflict("version", f"adverse event {event_id} was changed by someone else "
+                                      f"(version {event.version}, you had {expected_version})")
+        if event.resolved_at is not None:
+            raise AlreadyRecorded("resolved_at", f"adverse event {event_id} is already resolved")
+        if resolved_at < event.onset:
+            raise InvalidInput("resolved_at", "is before the event's onset")
+        updated_event = uow.events.update(dataclasses.replace(event, resolved_at=resolved_at))
+        course = course_or_404(uow, event.course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        updated, decision = refresh_course(uow, course, now, zone_of(site))
+        audit.append(uow, actor=user.username, action="adverse_event.resolve",
+                     entity_type="adverse_event", entity_id=event.id, at=now,
+                     before=record_json(event),
+                     after={"adverse_event": record_json(updated_event),
+                            "course": _course_summary(updated, decision)})
+        uow.commit()
+    return updated.status
+
+
+# --------------------------------------------------------------------------- doses
+
+
+@dataclass(frozen=True, slots=True)
+class AdministrationResult:
+    administration_id: int
+    course_id: int
+    slot: str
+    cycle: int
+    day: int
+    dose_mg: int
+    kind: str
+    started_at: datetime
+    next_due_date: date | None
+    course_status: str
+    warnings: tuple[str, ...] = ()
+    replayed: bool = False  # True: the idempotency key was seen before; nothing was written
+
+
+def _replay(a: AdministrationRecord, course: CourseRecord | None) -> AdministrationResult:
+    return AdministrationResult(a.id, a.course_id, a.slot, a.cycle, a.day, a.dose_mg, a.kind,  # type: ignore[arg-type]
+                                a.started_at, course.next_due_date if course else None,
+                                course.status if course else "", (), True)
+
+
+def _check_replay(a: AdministrationRecord, course_id: int, dose_mg: int) -> None:
+    if a.course_id != course_id or a.dose_mg != dose_mg:
+        raise Conflict("idempotency_key", "this key was already used for a different "
+                                          f"administration ({a.slot} of course {a.course_id})")
+
+
+def record_administration(uow: UnitOfWork, *, course_id: int, started_at: datetime,
+                          dose_mg: int, actor: str, now: datetime,
+                          ended_at: datetime | None = None, slot: str | None = None,
+                          infusion_site: str | None = None, preparation_id: int | None = None,
+                          idempotency_key: str | None = None) -> AdministrationResult:
+    """Record a dose as given. The slot (C1D8 ...) is derived by the core from the course's
+    history; ``slot``, when the caller names it (e.g. from the worklist), must be that slot and
+    not one already given (``AlreadyRecorded``). The same ``idempotency_key`` records once and
+    returns the first result; the database's unique (course, slot) holds even under races."""
+    now = aware(now, "now")
+    started_at = not_after(started_at, now, "started_at")
+    if ended_at is not None and not_after(ended_at, now, "ended_at") < started_at:
+        raise InvalidInput("ended_at", "is before started_at")
+    if isinstance(dose_mg, bool) or dose_mg not in DOSES_MG:
+        allowed = " or ".join(str(d) for d in DOSES_MG)
+        raise InvalidInput("dose_mg", f"{dose_mg} is not a tarlatamab dose ({allowed})")
+    try:
+        return _record_administration(uow, course_id, started_at, dose_mg, actor, now,
+                                      ended_at, slot, infusion_site, preparation_id,
+                                      idempotency_key)
+    except AlreadyRecorded as exc:
+        if exc.field != "idempotency_key" or idempotency_key is None:
+            raise
+        # A concurrent request with the same key won the race: answer with its result.
+        with uow.readonly():
+            first = uow.administrations.by_key(idempotency_key)
+            if first is None:
+                raise
+            _check_replay(first, course_id, dose_mg)
+            return _replay(first, uow.courses.get(first.course_id))
+
+
+def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime, dose_mg: int,
+                           actor: str, now: datetime, ended_at: datetime | None,
+                           slot: str | None, infusion_site: str | None,
+                           preparation_id: int | None,
+                           idempotency_key: str | None) -> AdministrationResult:
+    with uow:
+        if idempotency_key is not None:
+            first = uow.administrations.by_key(idempotency_key)
+            if first is not None:
+                _check_replay(first, course_id, dose_mg)
+                return _replay(first, uow.courses.get(first.course_id))
+        user = actor_with(uow, actor, (Role.NURSE,), "record administrations")
+        course = course_or_404(uow, course_id)
+        if course.status == CourseStatus.DISCONTINUED:
+            raise Conflict("course_id", f"course {course_id} is discontinued; no further doses "
+                                        "can be recorded")
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        zone = zone_of(site)
+        given = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
+        same = [a for a in given if a.started_at == started_at
+                or (slot is not None and a.slot == slot)]
+        if same:
+            a = same[0]
+            raise AlreadyRecorded("slot", f"{a.slot} of this course was already recorded as "
+                                          f"given (started {a.started_at.astimezone(zone):%Y-%m-%d "
+                                          f"%H:%M}, {a.dose_mg} mg)")
+        if given and started_at < given[-1].started_at:
+            raise InvalidInput("started_at", f"is before the last recorded dose "
+                                             f"({given[-1].slot}); correct that record instead")
+        derived, warnings = core.derive_slots(
+            tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in given)
+            + (core.Administration(started_at, dose_mg, ended_at),), zone)
+        new = max(derived, key=lambda g: g.input_index)
+        if slot is not None and slot != new.slot.label:
+            raise InvalidInput("slot", f"the dose given {started_at.astimezone(zone):%Y-%m-%d} "
+                                       f"is {new.slot.label} of this course, not {slot}")
+        if preparation_id is not None and uow.preparations.get(preparation_id) is None:
+            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        record = uow.administrations.add(AdministrationRecord(
+            course_id=course.id, slot_seq=len(given), slot=new.slot.label,  # type: ignore[arg-type]
+            cycle=new.slot.cycle, day=new.slot.day, dose_mg=dose_mg, kind=str(new.kind),
+            started_at=started_at, nurse_id=user.id, recorded_at=now, ended_at=ended_at,  # type: ignore[arg-type]
+            infusion_site=infusion_site, preparation_id=preparation_id,
+            idempotency_key=idempotency_key))
+        updated, decision = refresh_course(uow, course, now, zone)
+        own = [w.text for w in warnings if w.text.startswith(new.slot.label)]
+        audit.append(uow, actor=user.username, action="administration.record",
+                     entity_type="administration", entity_id=record.id, at=now,
+                     after={"administration": record_json(record),
+                            "course": _course_summary(updated, decision), "warnings": own})
+        uow.commit()
+    return AdministrationResult(record.id, course.id, record.slot, record.cycle, record.day,  # type: ignore[arg-type]
+                                dose_mg, record.kind, started_at, updated.next_due_date,
+                                updated.status, tuple(own))
+
