@@ -34,12 +34,18 @@ def synthetic_patient(rnd: random.Random) -> CourseInput:
     start = date(2025, 1, 1) + timedelta(days=rnd.randint(0, 500))
     given: list[Administration] = []
     day = start
+    step_up_next = True
+    since_step_up = 0
     for i in range(n):
         if i:
-            base = 7 if i < 3 else 14
+            base = 7 if i < 3 or since_step_up == 1 else 14
             late = rnd.choices([0, 1, 3, 10, 30], weights=[80, 8, 6, 4, 2])[0]
             day = day + timedelta(days=base + late)
-        mg = 1 if i == 0 or (given and rnd.random() < 0.02) else 10
+            # a clinic restarts with the 1 mg step-up after a long gap (Table 4)
+            step_up_next = late >= 30 and rnd.random() < 0.9
+        mg = 1 if step_up_next or (given and rnd.random() < 0.005) else 10
+        since_step_up = since_step_up + 1 if mg == 10 else 1
+        step_up_next = False
         given.append(Administration(datetime.combine(day, clock(rnd.randint(7, 16),
                                                                 rnd.choice((0, 15, 30))),
                                                      tzinfo=zone), mg))
@@ -82,15 +88,16 @@ def main() -> None:
     rates = []
     actions: dict[str, int] = {}
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        # CPU time of this process: "per second on one core", robust to other load.
+        t0 = time.process_time()
         for inp in inputs:
             d = evaluate(inp)
             actions[d.action.value] = actions.get(d.action.value, 0) + 1
-        rates.append(len(inputs) / (time.perf_counter() - t0))
+        rates.append(len(inputs) / (time.process_time() - t0))
     print(f"patients: {len(inputs)}  administrations: {doses} "
           f"(mean {doses / len(inputs):.1f} per patient)")
     print("decisions: " + ", ".join(f"{k} {v // args.repeat}" for k, v in sorted(actions.items())))
-    print(f"decisions/s (one core, best of {args.repeat}): {max(rates):,.0f}  "
+    print(f"decisions per CPU-second (one core, best of {args.repeat}): {max(rates):,.0f}  "
           f"(median {statistics.median(rates):,.0f}; target >= 10,000)")
 
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 import biip
+from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 
 from tarla.domain.errors import InvalidInput, ParseError
 from tarla.domain.ndc import is_valid_gtin
 from tarla.domain.preparation import check_dose
-from tarla.domain.verification import (CatalogEntry, PackageLevel, ScannedItem, Verdict,
-                                       verify_scan)
+from tarla.domain.verification import CatalogEntry, PackageLevel, ScannedItem, Verdict, verify_scan
 from tarla.label.products import PRODUCTS, Component, product_for_strength
 from tarla.label.rows import Provenance
 
@@ -58,8 +58,8 @@ def _readable(raw: str) -> str:
 
 
 def _from_elements(raw: str, symbology: str | None,
-                   elements: Iterable[biip.gs1_messages.GS1ElementString], field: str) -> Scan:
-    values: dict[str, biip.gs1_messages.GS1ElementString] = {}
+                   elements: Iterable[GS1ElementString], field: str) -> Scan:
+    values: dict[str, GS1ElementString] = {}
     for element in elements:
         ai = element.ai.ai
         if element.gtin_error:

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import letter
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.lib import colors  # type: ignore[import-untyped]
+from reportlab.lib.pagesizes import letter  # type: ignore[import-untyped]
+from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+from reportlab.lib.units import mm  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+from reportlab.platypus import (  # type: ignore[import-untyped]
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from tarla.domain.clock import ClockReport, ClockStatus
 from tarla.domain.preparation import PreparationPlan
@@ -45,6 +53,9 @@ class _Fonts:
 
     def micro(self) -> str:
         return "µg" if self.unicode else "microgram"
+
+    def dash(self) -> str:
+        return "–" if self.unicode else "-"
 
     def box(self) -> str:
         return "☐" if self.unicode else "[ ]"
@@ -95,40 +106,57 @@ class LabelData:
     checked_by: str | None
     bag_material: str | None
     printed_at: datetime
+    zone: tzinfo  # the site's IANA zone, for EST/EDT names on the label
 
 
-def format_moment(moment: datetime) -> str:
-    """``2026-12-15 16:00 EST (UTC-05:00)``: wall time, zone abbreviation and offset."""
+def _offset(moment: datetime) -> str:
     offset = moment.strftime("%z")
     name = moment.tzname() or ""
     label = f"{name} " if name and not name.startswith(("+", "-", "UTC")) else ""
-    return f"{moment:%Y-%m-%d %H:%M} {label}(UTC{offset[:3]}:{offset[3:]})"
+    return f"{label}(UTC{offset[:3]}:{offset[3:]})"
+
+
+def _short(moment: datetime, zone: tzinfo | None = None) -> str:
+    local = moment.astimezone(zone) if zone is not None else moment
+    name = local.tzname() or ""
+    shown = name if name and not name.startswith(("+", "-", "UTC")) else _offset(local)
+    return f"{local:%a %d %b %Y %H:%M} {shown}"
+
+
+def format_moment(moment: datetime, zone: tzinfo | None = None) -> str:
+    """``Tue 15 Dec 2026 16:00 EST (UTC-05:00)``: unambiguous day, wall time, zone, offset."""
+    local = moment.astimezone(zone) if zone is not None else moment
+    return f"{local:%a %d %b %Y %H:%M} {_offset(local)}"
 
 
 def _dec(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _concentration(plan: PreparationPlan, f: _Fonts) -> str:
+def _per_ml(plan: PreparationPlan, f: _Fonts) -> str:
     per_ml = plan.final_concentration_mg_per_ml * 1000
-    return (f"{plan.dose_mg} mg in {_dec(plan.final_volume_ml)} mL "
-            f"(about {per_ml.quantize(Decimal('0.1'))} {f.micro()}/mL)")
+    return f"{per_ml.quantize(Decimal('0.1'))} {f.micro()}/mL"
+
+
+def _concentration(plan: PreparationPlan, f: _Fonts) -> str:
+    return f"{plan.dose_mg} mg in {_dec(plan.final_volume_ml)} mL (about {_per_ml(plan, f)})"
 
 
 def _styles(f: _Fonts) -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=f.regular, fontSize=8.5, leading=10.5)
+    base = ParagraphStyle("base", fontName=f.regular, fontSize=9, leading=11)
     return {
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=6.5, leading=8),
         "bold": ParagraphStyle("bold", parent=base, fontName=f.bold),
-        "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=12, leading=14),
-        "dose": ParagraphStyle("dose", parent=base, fontName=f.bold, fontSize=20, leading=23),
+        "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=13, leading=15,
+                                spaceAfter=2),
+        "dose": ParagraphStyle("dose", parent=base, fontName=f.bold, fontSize=22, leading=25),
         "h2": ParagraphStyle("h2", parent=base, fontName=f.bold, fontSize=10, leading=13,
                              spaceBefore=6, spaceAfter=2),
         "banner": ParagraphStyle("banner", parent=base, fontName=f.bold, fontSize=11,
                                  leading=13, textColor=colors.white),
-        "banner_big": ParagraphStyle("banner_big", parent=base, fontName=f.bold, fontSize=15,
-                                     leading=18, textColor=colors.white),
+        "banner_big": ParagraphStyle("banner_big", parent=base, fontName=f.bold, fontSize=16,
+                                     leading=20, textColor=colors.white),
     }
 
 
@@ -137,34 +165,55 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 
 
 def _patient_line(d: LabelData) -> str:
-    dob = f"  DOB {d.birth_date.isoformat()}" if d.birth_date else ""
-    return f"{d.patient_name}   MRN {d.mrn}{dob}"
+    dob = f" · DOB {d.birth_date.isoformat()}" if d.birth_date else ""
+    return f"MRN {d.mrn}{dob}"
 
 
-def _drug_lots(d: LabelData) -> str:
+def _order_line(d: LabelData) -> str:
+    parts = [f"Order {d.order_id}" if d.order_id else "", d.slot or "", d.prescriber or ""]
+    return " · ".join(p for p in parts if p) or "Order -"
+
+
+def _lots(d: LabelData) -> str:
     lots = [f"{s.component} lot {s.lot or '?'} exp {s.expiry.isoformat() if s.expiry else '?'}"
             for s in d.scans]
     return "; ".join(lots) if lots else "no scan recorded"
 
 
-def _storage_text(d: LabelData, f: _Fonts) -> str:
+def _hours(limit: timedelta | None) -> str:
+    return "?" if limit is None else f"{int(limit.total_seconds() // 3600)} h"
+
+
+def _storage_box(d: LabelData, st: dict[str, ParagraphStyle], f: _Fonts, width: float) -> Table:
     c = d.clock
-    left = int(c.room_temperature_left.total_seconds() // 60)
     fridge = REFRIGERATED_LIMIT.limit
-    until = "" if fridge is None else f" until {format_moment(c.reconstituted_at + fridge)} at most"
-    return (f"Room temperature 20-25 {f.deg()}: {left} min of room-temperature time left. "
-            f"Refrigerated 2-8 {f.deg()}: the clock pauses{until}. "
-            "Once taken out of the refrigerator: DO NOT RE-REFRIGERATE.")
+    until = ("" if fridge is None
+             else f"; never beyond {_short(c.reconstituted_at + fridge, d.zone)}")
+    rows = [
+        [_p(f"20{f.dash()}25 {f.deg()}: at most {_hours(ROOM_TEMPERATURE_LIMIT.limit)} "
+            "room-temperature time in total, infusion included.", st["base"])],
+        [_p(f"2{f.dash()}8 {f.deg()}: the clock pauses{until}. Warm to room temperature "
+            "before use.", st["base"])],
+        [_p("DO NOT RE-REFRIGERATE once taken out.", st["bold"])],
+    ]
+    table = Table(rows, colWidths=[width])
+    table.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, colors.black),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                               ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+    return table
 
 
 def _discard_banner(d: LabelData, st: dict[str, ParagraphStyle], width: float) -> Table:
+    moment = d.clock.discard_at.astimezone(d.zone)
     rows = [[_p("DISCARD AFTER", st["banner"])],
-            [_p(format_moment(d.clock.discard_at), st["banner_big"])]]
+            [_p(f"{moment:%a %d %b %Y %H:%M}", st["banner_big"])],
+            [_p(_offset(moment), st["banner"])]]
     table = Table(rows, colWidths=[width])
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), colors.black),
-        ("LEFTPADDING", (0, 0), (-1, -1), 5), ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 5), ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]))
     return table
 
@@ -182,41 +231,40 @@ def render_bag_label(d: LabelData, out: Path) -> Path:
     plan, c = d.plan, d.clock
     margin = 5 * mm
     width = BAG_LABEL_SIZE[0] - 2 * margin
+    prepared = ("" if d.bag_prepared_at is None
+                else f" · bag prepared {_short(d.bag_prepared_at, d.zone)}")
     story: list[Flowable] = [
-        _p(_patient_line(d), st["title"]),
-        _p(f"Order {d.order_id or '-'}   {d.slot or ''}   prescriber {d.prescriber or '-'}",
-           st["base"]),
+        _p(d.patient_name, st["title"]),
+        _p(_patient_line(d), st["base"]),
+        _p(_order_line(d), st["base"]),
         _rule(width),
-        _p("IMDELLTRA (tarlatamab-dlle)", st["bold"]),
+        Spacer(1, 1 * mm),
+        _p("IMDELLTRA (tarlatamab-dlle) IV infusion", st["bold"]),
         _p(f"{plan.dose_mg} mg", st["dose"]),
-        _p(f"Final volume {_dec(plan.final_volume_ml)} mL: {_concentration(plan, f)}",
-           st["base"]),
-        _p(f"In 0.9% sodium chloride with {_dec(plan.recipe.ivss_ml)} mL IV Solution "
-           f"Stabilizer. IV infusion over {plan.infusion.minutes} min at "
-           f"{plan.infusion.rate_ml_per_h} mL/h.", st["base"]),
+        _p(f"in {_dec(plan.final_volume_ml)} mL total (0.9% sodium chloride + "
+           f"{_dec(plan.recipe.ivss_ml)} mL IVSS) · about {_per_ml(plan, f)}", st["base"]),
+        _p(f"Infuse over {plan.infusion.minutes} min at {plan.infusion.rate_ml_per_h} mL/h"
+           f"{' · ' + d.bag_material + ' bag' if d.bag_material else ''}", st["bold"]),
         Spacer(1, 2 * mm),
         _discard_banner(d, st, width),
         Spacer(1, 1.5 * mm),
-        _p(f"Latest infusion start: {format_moment(c.latest_infusion_start)}", st["bold"]),
-        _p(f"Reconstituted: {format_moment(c.reconstituted_at)}", st["base"]),
-    ]
-    if d.bag_prepared_at is not None:
-        story.append(_p(f"Bag prepared: {format_moment(d.bag_prepared_at)}", st["base"]))
-    story += [
+        _p(f"Latest infusion start: {format_moment(c.latest_infusion_start, d.zone)}",
+           st["bold"]),
+        _p(f"Reconstituted {_short(c.reconstituted_at, d.zone)}{prepared}", st["base"]),
         Spacer(1, 1.5 * mm),
-        _p(_storage_text(d, f), st["bold"]),
+        _storage_box(d, st, f, width),
         Spacer(1, 1.5 * mm),
-        _p(f"Lots: {_drug_lots(d)}", st["base"]),
-        _p(f"Prepared by {d.prepared_by or '________'}   Checked by "
+        _p(f"Lots: {_lots(d)}", st["base"]),
+        _p(f"Prepared by {d.prepared_by or '________'} · checked by "
            f"{d.checked_by or '________'}", st["base"]),
     ]
     if c.status is not ClockStatus.OK:
         story.append(_p(f"CLOCK STATUS: {c.status.value.upper()}", st["bold"]))
     story += [
         Spacer(1, 1 * mm),
-        _p(f"Label {LABEL_VERSION}. Rules {NO_RE_REFRIGERATION.rule_id}, "
-           f"{ROOM_TEMPERATURE_LIMIT.rule_id}, {REFRIGERATED_LIMIT.rule_id}. Printed "
-           f"{format_moment(d.printed_at)}", st["small"]),
+        _p(f"Label {LABEL_VERSION} · {ROOM_TEMPERATURE_LIMIT.rule_id}, "
+           f"{REFRIGERATED_LIMIT.rule_id}, {NO_RE_REFRIGERATION.rule_id} · printed "
+           f"{_short(d.printed_at, d.zone)}", st["small"]),
     ]
     doc = SimpleDocTemplate(str(out), pagesize=BAG_LABEL_SIZE, leftMargin=margin,
                             rightMargin=margin, topMargin=margin, bottomMargin=margin,
@@ -250,18 +298,18 @@ def render_worksheet(d: LabelData, out: Path) -> Path:
 
     story: list[Flowable] = [
         cell("IMDELLTRA (tarlatamab-dlle) compounding worksheet", "title"),
-        cell(f"Label version {LABEL_VERSION}. Printed {format_moment(d.printed_at)}.", "small"),
+        cell(f"Label version {LABEL_VERSION}. Printed {format_moment(d.printed_at, d.zone)}.",
+             "small"),
         cell("Patient and order", "h2"),
-        _grid([[cell("Patient", "bold"), cell(_patient_line(d))],
-               [cell("Order", "bold"), cell(f"{d.order_id or '-'}  {d.slot or ''}  "
-                                             f"prescriber {d.prescriber or '-'}")],
+        _grid([[cell("Patient", "bold"), cell(f"{d.patient_name} · {_patient_line(d)}")],
+               [cell("Order", "bold"), cell(_order_line(d))],
                [cell("Dose", "bold"), cell(f"{plan.dose_mg} mg: use the {plan.product.strength_mg}"
                                            f" mg package, NDC {plan.product.ndc10}")]],
               [35 * mm, width - 35 * mm], header=False),
         cell("Components scanned", "h2"),
     ]
     scan_rows: list[list[object]] = [[cell(h, "bold") for h in
-                                      ("Component", "GTIN", "Lot", "Expiry", "Serial", "Check")]]
+                                      ("Item", "GTIN", "Lot", "Expiry", "Serial", "Check")]]
     for s in d.scans:
         how = "scanned" if s.scanned else "typed"
         scan_rows.append([cell(s.component), cell(s.gtin), cell(s.lot or "-"),
@@ -269,14 +317,14 @@ def render_worksheet(d: LabelData, out: Path) -> Path:
                           cell(f"{s.verdict} ({how})")])
     if not d.scans:
         scan_rows.append([cell("none recorded"), "", "", "", "", ""])
-    story.append(_grid(scan_rows, [22 * mm, 34 * mm, 28 * mm, 22 * mm, 30 * mm,
-                                   width - 136 * mm]))
+    story.append(_grid(scan_rows, [16 * mm, 34 * mm, 28 * mm, 22 * mm, 30 * mm,
+                                   width - 130 * mm]))
     story.append(cell("Recipe (in this order)", "h2"))
     step_rows: list[list[object]] = [[cell(h, "bold") for h in
                                       ("#", "Step", "Volume", "Done", "Initials")]]
-    for s in plan.steps:
-        volume = "" if s.volume_ml is None else f"{_dec(s.volume_ml)} mL"
-        step_rows.append([cell(str(s.order)), cell(s.citation.text), cell(volume, "bold"),
+    for step in plan.steps:
+        volume = "" if step.volume_ml is None else f"{_dec(step.volume_ml)} mL"
+        step_rows.append([cell(str(step.order)), cell(step.citation.text), cell(volume, "bold"),
                           cell(f.box()), ""])
     story.append(_grid(step_rows, [8 * mm, width - 66 * mm, 20 * mm, 14 * mm, 24 * mm]))
     story.append(cell(
@@ -287,27 +335,26 @@ def render_worksheet(d: LabelData, out: Path) -> Path:
     for w in plan.warnings:
         story.append(cell(f"! {w.text}", "bold"))
     story.append(cell("Times (in-use clock)", "h2"))
-    times = [["Reconstituted", format_moment(c.reconstituted_at)]]
+    times = [["Reconstituted", format_moment(c.reconstituted_at, d.zone)]]
     if d.bag_prepared_at is not None:
-        times.append(["Bag prepared", format_moment(d.bag_prepared_at)])
-    times += [["Dilute by", format_moment(c.dilute_by)],
-              ["DISCARD AFTER", format_moment(c.discard_at)],
-              ["Latest infusion start", format_moment(c.latest_infusion_start)],
+        times.append(["Bag prepared", format_moment(d.bag_prepared_at, d.zone)])
+    times += [["Dilute by", format_moment(c.dilute_by, d.zone)],
+              ["DISCARD AFTER", format_moment(c.discard_at, d.zone)],
+              ["Latest infusion start", format_moment(c.latest_infusion_start, d.zone)],
               ["Clock status", f"{c.status.value}; room-temperature time used "
                                f"{int(c.room_temperature_used.total_seconds() // 60)} min"]]
-    times += [[f"Violation {v.code.value}", f"{format_moment(v.at)}: {v.text}"]
+    times += [[f"Violation {v.code.value}", f"{format_moment(v.at, d.zone)}: {v.text}"]
               for v in c.violations]
     story.append(_grid([[cell(a, "bold"), cell(b)] for a, b in times],
                        [45 * mm, width - 45 * mm], header=False))
-    story.append(cell("Sign-off", "h2"))
-    story.append(_grid(
+    story.append(KeepTogether([cell("Sign-off", "h2"), _grid(
         [[cell("Prepared by", "bold"), cell(d.prepared_by or ""), cell("Signature / time"), ""],
          [cell("Checked by", "bold"), cell(d.checked_by or ""), cell("Signature / time"), ""]],
-        [30 * mm, 50 * mm, 30 * mm, width - 110 * mm], header=False))
+        [30 * mm, 50 * mm, 30 * mm, width - 110 * mm], header=False)]))
     story.append(Spacer(1, 3 * mm))
     story.append(cell("Rules cited: " + ", ".join(r.rule for r in plan.reasons), "small"))
     doc = SimpleDocTemplate(str(out), pagesize=letter, leftMargin=18 * mm, rightMargin=18 * mm,
-                            topMargin=15 * mm, bottomMargin=15 * mm,
+                            topMargin=12 * mm, bottomMargin=12 * mm,
                             title=f"IMDELLTRA {plan.dose_mg} mg worksheet - {d.patient_name}",
                             author="Tarla")
     doc.build(story)

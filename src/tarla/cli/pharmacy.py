@@ -25,9 +25,18 @@ from tarla.domain.preparation import check_dose, plan_preparation
 from tarla.domain.verification import ScannedItem, verify_scan
 from tarla.label.products import Component
 from tarla.schemas import load_zone
-from tarla.schemas.pharmacy import (BillRequest, CatalogItemIn, ClockRequest, LabelRequest,
-                                    claim_to_json, clock_to_json, load_catalog_items,
-                                    prepare_to_json, product_name, scan_to_json)
+from tarla.schemas.pharmacy import (
+    BillRequest,
+    CatalogItemIn,
+    ClockRequest,
+    LabelRequest,
+    claim_to_json,
+    clock_to_json,
+    load_catalog_items,
+    prepare_to_json,
+    product_name,
+    scan_to_json,
+)
 
 __all__ = ["register"]
 
@@ -299,7 +308,7 @@ def _label(args: argparse.Namespace) -> int:
         order_id=req.order.order_id, slot=req.order.slot, prescriber=req.order.prescriber,
         plan=plan, clock=report, bag_prepared_at=bag_prepared, scans=tuple(records),
         prepared_by=req.prepared_by, checked_by=req.checked_by, bag_material=req.bag_material,
-        printed_at=now.astimezone(zone))
+        printed_at=now.astimezone(zone), zone=zone)
     out = Path(args.out)
     try:
         render = pdf.render_bag_label if args.kind == "bag" else pdf.render_worksheet

@@ -163,10 +163,12 @@ def _lines(use: PackageUse) -> list[ClaimLine]:
                         mismatch or (partial and waste_units == 0), note))
     if waste_units > 0:
         left = Decimal(use.vial_strength_mg) - use.administered_mg
-        if partial:
-            note = (f"{left} mg of the single-dose vial not given "
-                    f"({use.outcome.value.replace('_', ' ')}): reported as waste, not billed "
-                    "until reviewed")
+        if use.outcome is Outcome.NOT_GIVEN:
+            note = (f"prepared {use.dose_mg} mg dose not given: the {left} mg in the "
+                    "single-dose vial is reported as waste, not billed until reviewed")
+        elif partial:
+            note = (f"{left} mg left when the infusion stopped early: reported as waste, not "
+                    "billed until reviewed")
         else:
             note = f"{left} mg of the {use.vial_strength_mg} mg vial discarded"
         out.append(line(LineKind.DISCARDED, ("JW",), waste_units, not partial,

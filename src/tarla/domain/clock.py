@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 from tarla.domain.errors import InvalidInput
@@ -36,7 +36,7 @@ from tarla.label.rows import Citation, RuleRow, cite
 from tarla.label.schedule import INFUSION
 
 __all__ = ["EventKind", "ClockEvent", "ViolationCode", "Violation", "ClockStatus", "Phase",
-           "ClockReport", "evaluate_clock", "require_aware"]
+           "ClockReport", "evaluate_clock", "require_aware", "in_zone"]
 
 
 class EventKind(StrEnum):
@@ -110,6 +110,18 @@ class ClockReport:
     @property
     def unverified(self) -> bool:
         return any(c.unverified for c in self.reasons)
+
+
+def in_zone(instant: datetime, zone: tzinfo) -> datetime:
+    """``instant`` with the UTC offset ``zone`` has at that instant, as a *fixed* offset.
+
+    A fixed offset keeps datetime arithmetic exact: two datetimes sharing one ``ZoneInfo`` are
+    subtracted by wall clock in Python, which is an hour off across a DST change.
+    """
+    local = instant.astimezone(zone)
+    offset = local.utcoffset()
+    assert offset is not None
+    return local.replace(tzinfo=timezone(offset))
 
 
 def require_aware(value: datetime, field_name: str) -> datetime:
@@ -270,7 +282,8 @@ def _hm(delta: timedelta) -> str:
 
 
 def evaluate_clock(events: Sequence[ClockEvent], now: datetime, zone: tzinfo) -> ClockReport:
-    """The in-use clock as of ``now``; every output instant is expressed in ``zone``."""
+    """The in-use clock as of ``now``; every output instant carries the UTC offset ``zone``
+    has at that instant (as a fixed offset, see :func:`in_zone`)."""
     now_utc = require_aware(now, "now")
     for i, event in enumerate(events):
         if require_aware(event.at, f"events[{i}].at") > now_utc:
@@ -319,14 +332,14 @@ def evaluate_clock(events: Sequence[ClockEvent], now: datetime, zone: tzinfo) ->
     else:
         status = ClockStatus.OK
     budget = _room_budget()
-    violations = tuple(Violation(code, at.astimezone(zone), text, cite(row))
+    violations = tuple(Violation(code, in_zone(at, zone), text, cite(row))
                        for code, at, text, row in sorted(walk.violations, key=lambda v: v[1]))
     rows: tuple[RuleRow, ...] = (*prep.TIME_LIMITS, INFUSION)
     reasons = tuple(cite(r) for r in rows)
     return ClockReport(
         status=status, phase=walk.phase, refrigerated=walk.in_fridge,
-        reconstituted_at=t0.astimezone(zone), dilute_by=dilute_by.astimezone(zone),
-        discard_at=discard.astimezone(zone),
-        latest_infusion_start=(discard - timedelta(minutes=INFUSION.minutes)).astimezone(zone),
+        reconstituted_at=in_zone(t0, zone), dilute_by=in_zone(dilute_by, zone),
+        discard_at=in_zone(discard, zone),
+        latest_infusion_start=in_zone(discard - timedelta(minutes=INFUSION.minutes), zone),
         room_temperature_used=used, room_temperature_left=max(budget - used, timedelta(0)),
         violations=violations, reasons=reasons)

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from itertools import islice
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
 from tarla.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tarla.domain.toxicity import GradedLab
 from tarla.label import LABEL_VERSION, eligibility, restart, schedule
 from tarla.label.products import DOSES_MG
 from tarla.label.restart import LastDose, RestartAction
@@ -154,7 +157,7 @@ class Decision:
     pending_checks: tuple[str, ...]
     history: tuple[GivenDose, ...]
     as_of_date: date
-    lab_grades: tuple[object, ...] = ()
+    lab_grades: tuple[GradedLab, ...] = ()
 
     @property
     def unverified(self) -> bool:
@@ -188,12 +191,17 @@ def _aware(moment: object, fld: str) -> datetime:
 
 
 _SLOT_CACHE: list[PlannedSlot] = []
+_INTERVALS: list[int] = []  # per slot index, from the Table 1 rows (0 for C1D1)
+_DOSES: list[int] = []
 
 
 def slot_at(index: int) -> PlannedSlot:
     """The ``index``-th slot of the planned course (0 is C1D1)."""
     if index >= len(_SLOT_CACHE):
-        _SLOT_CACHE.extend(islice(schedule.planned_slots(), len(_SLOT_CACHE), index + 64))
+        more = list(islice(schedule.planned_slots(), len(_SLOT_CACHE), index + 64))
+        _SLOT_CACHE.extend(more)
+        _INTERVALS.extend(s.rule.interval_days or 0 for s in more)
+        _DOSES.extend(s.rule.dose_mg for s in more)
     return _SLOT_CACHE[index]
 
 
@@ -253,28 +261,21 @@ def _step(last_index: int, last_ord: int, last_dose: int, last_step: int, family
     Returns (slot index, dose, due ordinal, kind, restart step, days since last dose,
     interval set by the step-up gap?, Table 4 row applies?)."""
     following = last_index + 1
+    if following >= len(_INTERVALS):
+        slot_at(following)
     days = on_ord - last_ord
     if last_step == 1 or (last_dose == _ONE_MG and last_index > 0):
         # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
         interval, gap, next_step = _STEP_GAP, True, (2 if last_step == 1 else 0)
     else:
-        interval, gap, next_step = _interval_of(following), False, 0
+        interval, gap, next_step = _INTERVALS[following], False, 0
     due = last_ord + interval
     if days > _CONTINUE_MAX[family]:
         return following, _ONE_MG, on_ord, _STEP_UP, 1, days, gap, True
     late = on_ord > due
     if next_step == 2:
         return following, _TEN_MG, due, _STEP_UP, 2, days, gap, late
-    return (following, _dose_of(following), due, _CONTINUE if late else _PLANNED, 0, days, gap,
-            late)
-
-
-def _interval_of(index: int) -> int:
-    return slot_at(index).rule.interval_days or 0
-
-
-def _dose_of(index: int) -> int:
-    return slot_at(index).rule.dose_mg
+    return following, _DOSES[following], due, _CONTINUE if late else _PLANNED, 0, days, gap, late
 
 
 def _expect(last: GivenDose | None, on: date) -> _Expectation:
@@ -299,7 +300,8 @@ def _expect(last: GivenDose | None, on: date) -> _Expectation:
 
 
 def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> None:
-    seen: dict[datetime, int] = {}
+    """Types, doses and times of each administration (duplicates are found while sorting)."""
+    limit = as_of.timestamp()
     for i, adm in enumerate(items):
         started = adm.started_at
         if not isinstance(started, datetime) or started.utcoffset() is None:
@@ -309,17 +311,25 @@ def _validate_administrations(items: Sequence[Administration], as_of: datetime) 
             allowed = " or ".join(str(d) for d in DOSES_MG)
             raise InvalidInput(f"administrations[{i}].dose_mg",
                                f"{dose} is not a tarlatamab dose ({allowed})")
-        if started > as_of:
+        if started.timestamp() > limit:
             raise InvalidInput(f"administrations[{i}].started_at",
                                f"{started.isoformat()} is after as_of {as_of.isoformat()}")
         if adm.ended_at is not None:
             ended = _aware(adm.ended_at, f"administrations[{i}].ended_at")
             if ended < started:
                 raise InvalidInput(f"administrations[{i}].ended_at", "is before started_at")
-        if started in seen:
-            raise InvalidInput(f"administrations[{i}].started_at",
-                               f"duplicates administrations[{seen[started]}] (same start time)")
-        seen[started] = i
+
+
+def _chronological(administrations: Sequence[Administration]) -> list[int]:
+    """Indices in time order; two administrations at the same instant are refused."""
+    stamps = [a.started_at.timestamp() for a in administrations]
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    for prev, cur in zip(order, order[1:]):
+        if stamps[prev] == stamps[cur]:
+            first, second = sorted((prev, cur))
+            raise InvalidInput(f"administrations[{second}].started_at",
+                               f"duplicates administrations[{first}] (same start time)")
+    return order
 
 
 # --------------------------------------------------------------------------- derivation
@@ -332,13 +342,13 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
     Input order does not matter. Deviations from the label (a dose other than the one due,
     a dose given before its interval) are real history: accepted and reported as warnings.
     """
-    order = sorted(range(len(administrations)),
-                   key=lambda i: (administrations[i].started_at, administrations[i].dose_mg))
+    order = _chronological(administrations)
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     last: GivenDose | None = None
-    one_mg, step_up, step = _ONE_MG, _STEP_UP, _step
-    last_ord = 0
+    one_mg, step_up, step, family_of, slots = _ONE_MG, _STEP_UP, _step, _family, _SLOT_CACHE
+    last_ord = last_index = last_dose = last_step = 0
+    last_family = _FAMILY_1MG
     for i in order:
         adm = administrations[i]
         on = adm.started_at.astimezone(zone).date()
@@ -346,20 +356,22 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
         dose_given = adm.dose_mg
         if last is None:
             index, expected, due, kind, rstep, early = 0, one_mg, on_ord, _PLANNED, 0, False
+            slot_at(0)
         else:
             index, expected, due, kind, rstep, _days, _gap, _t4 = step(
-                last.slot.index, last_ord, last.dose_mg, last.restart_step, last.family, on_ord)
+                last_index, last_ord, last_dose, last_step, last_family, on_ord)
             early = on_ord < due
         if dose_given != expected or early:
             warnings.extend(_deviations(last, on, dose_given))
-        if dose_given != expected:
-            # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
-            # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
-            rstep = 1 if dose_given == one_mg and kind is step_up else 0
-        slot = slot_at(index)
-        last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep,
-                         _family(slot, dose_given, rstep), expected)
-        last_ord = on_ord
+            if dose_given != expected:
+                # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
+                # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
+                rstep = 1 if dose_given == one_mg and kind is step_up else 0
+        slot = slots[index]
+        last_family = family_of(slot, dose_given, rstep)
+        last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep, last_family,
+                         expected)
+        last_ord, last_index, last_dose, last_step = on_ord, index, dose_given, rstep
         given.append(last)
     return tuple(given), tuple(warnings)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from tarla.domain.clock import require_aware
+from tarla.domain.clock import in_zone, require_aware
 from tarla.domain.errors import InvalidInput
 from tarla.label.preparation import INTACT_EXCURSION_CUMULATIVE
 from tarla.label.products import INTACT_STORAGE
@@ -80,7 +80,7 @@ def evaluate_excursion(events: Sequence[ExcursionEvent], now: datetime,
             used += at - out_since
             out_since = None
         elif not INTACT_STORAGE.freezing_allowed:
-            frozen.append(f"frozen at {at.astimezone(zone).isoformat()}: do not freeze")
+            frozen.append(f"frozen at {in_zone(at, zone).isoformat()}: do not freeze")
     if out_since is not None:
         used += now_utc - out_since
     problems = list(frozen)
@@ -88,7 +88,7 @@ def evaluate_excursion(events: Sequence[ExcursionEvent], now: datetime,
         problems.append(f"{used} at room temperature: more than {INTACT_STORAGE.room_max_hours} h")
     discard_at = None
     if out_since is not None:
-        discard_at = (now_utc + (budget - used)).astimezone(zone)
+        discard_at = in_zone(now_utc + (budget - used), zone)
     reasons = (cite(INTACT_STORAGE), cite(INTACT_EXCURSION_CUMULATIVE))
     return ExcursionReport(
         status=ExcursionStatus.DISCARD if problems else ExcursionStatus.OK,

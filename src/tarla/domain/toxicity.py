@@ -19,9 +19,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tarla.domain.errors import InvalidInput
+from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
 from tarla.label import labs as lab_rules
 from tarla.label import toxicity as tox
 from tarla.label.rows import Citation, cite
@@ -35,6 +37,7 @@ __all__ = ["Assessment", "assess", "GRADED_TESTS"]
 #: Tests the CTCAE grader knows; other tests are accepted and stored but not graded.
 GRADED_TESTS = frozenset({"ANC", "platelets", "hemoglobin", "lymphocytes", "ALT", "AST",
                           "bilirubin", "sodium"})
+_COUNT_TESTS = frozenset({"ANC", "platelets", "lymphocytes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,25 @@ class GradedLab:
     collected_at: datetime
     value: float
     unit: str
-    grade: object | None  # tarla.domain.grading.LabGrade, or None for ungraded tests
+    grade: LabGrade | None  # None: not a graded test, or the grade needs more (see ``note``)
     counts: bool  # drawn after the previous dose and not after as_of
+    value_si: float | None  # 10^9/L for counts, as the grader converts
+    note: str | None = None
+
+
+@lru_cache(maxsize=8192)
+def _grade(test: str, value: float, unit: str, uln: float | None, lln: float | None,
+           baseline: float | None) -> LabGrade | InvalidInput:
+    """``grade_lab`` is pure, so its answers are memoised (a clinic's values repeat a lot)."""
+    try:
+        return grade_lab(test, value, unit, uln=uln, lln=lln, baseline=baseline)
+    except InvalidInput as exc:
+        return exc
+
+
+#: Missing facts that only separate grade 0 from grade 1 (or 2 from 3 for sodium); the dose
+#: rules of the label never need them, so such a lab is kept with an undetermined grade.
+_UNDETERMINED_FIELDS = frozenset({"lln", "symptomatic"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +124,23 @@ def _grade_labs(inp: CourseInput, since: datetime | None) -> tuple[GradedLab, ..
             raise InvalidInput(f"{where}.test", "is required")
         if isinstance(lab.value, bool) or not math.isfinite(lab.value):
             raise InvalidInput(f"{where}.value", f"{lab.value!r} is not a number")
-        grade = None
+        grade: LabGrade | None = None
+        value_si: float | None = None
+        note = None
         if lab.test in GRADED_TESTS:
-            from tarla.domain.grading import grade_lab
-
-            try:
-                grade = grade_lab(lab.test, lab.value, lab.unit, uln=lab.uln, lln=lab.lln,
-                                  baseline=lab.baseline)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{where}.{exc.field}", exc.message) from None
+            result = _grade(lab.test, float(lab.value), lab.unit, lab.uln, lab.lln, lab.baseline)
+            if isinstance(result, InvalidInput):
+                if result.field not in _UNDETERMINED_FIELDS:
+                    raise InvalidInput(f"{where}.{result.field}", result.message) from None
+                note = f"grade not determined: {result.field} {result.message}"
+                if lab.test in _COUNT_TESTS:
+                    value_si = to_e9_per_l(float(lab.value), lab.unit, "unit")
+            else:
+                grade = result
+                value_si = result.value_si
         counts = since is None or collected > since
-        out.append(GradedLab(i, lab.test, collected, lab.value, lab.unit, grade, counts))
+        out.append(GradedLab(i, lab.test, collected, lab.value, lab.unit, grade, counts,
+                             value_si, note))
     return tuple(out)
 
 
@@ -130,7 +156,8 @@ def _latest(graded: Sequence[GradedLab]) -> dict[str, GradedLab]:
 
 
 def _si(lab: GradedLab) -> float:
-    return float(getattr(lab.grade, "value_si"))
+    assert lab.value_si is not None
+    return lab.value_si
 
 
 def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Assessment:
@@ -169,7 +196,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                                        f"{what}. {rule.text}"))
             elif ev.type is EventType.FEBRILE_NEUTROPENIA:
                 anc = [g for g in graded if g.test == "ANC" and g.collected_at >= ev.onset
-                       and g.grade is not None]
+                       and g.value_si is not None]
                 anc.sort(key=lambda g: (g.collected_at, g.index))
                 threshold = rule.resume_threshold_e9_per_l
                 assert threshold is not None
@@ -190,7 +217,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
 
     for threshold_rule in tox.LAB_THRESHOLDS:
         lab = latest.get(threshold_rule.test)
-        if lab is not None and lab.grade is not None:
+        if lab is not None and lab.value_si is not None:
             if _si(lab) < threshold_rule.withhold_below_e9_per_l:
                 hold.append(cite(threshold_rule,
                                  f"Hold: {lab.test} {lab.value:g} {lab.unit} on "
@@ -198,7 +225,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
 
     for hep in tox.HEPATIC_LAB_RULES:
         lab = latest.get(hep.test)
-        grade = getattr(lab.grade, "grade", None) if lab is not None else None
+        grade = lab.grade.grade if lab is not None and lab.grade is not None else None
         if lab is None or grade is None:
             continue
         applies = grade >= hep.min_grade if hep.action is ToxAction.DISCONTINUE else \
@@ -211,11 +238,11 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
 
     hy = tox.HYS_LAW
     bili = latest.get("bilirubin")
-    bili_x = getattr(bili.grade, "times_uln", None) if bili is not None else None
+    bili_x = bili.grade.times_uln if bili is not None and bili.grade is not None else None
     if bili_x is not None and bili_x > hy.bilirubin_over_uln:
         for test in ("ALT", "AST"):
             lab = latest.get(test)
-            x = getattr(lab.grade, "times_uln", None) if lab is not None else None
+            x = lab.grade.times_uln if lab is not None and lab.grade is not None else None
             if lab is not None and x is not None and x > hy.transaminase_over_uln:
                 discontinue.append(cite(hy, f"{hy.text}: {test} {x:.1f} x ULN with bilirubin "
                                             f"{bili_x:.1f} x ULN. If another cause is documented, "

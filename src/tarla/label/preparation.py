@@ -3,7 +3,8 @@
 Source: label-facts.md §4 "Preparation (pharmacy)" (version US-PI-2025-11), itself from the
 seed document (the manufacturer's HCP preparation page, Steps 1-6, "Information on material
 compatibility" and the storage bullets after Step 6). Products, NDCs and GTINs are in
-:mod:`tarla.label.products`; the 60 min / 250 mL/h infusion is :data:`tarla.label.schedule.INFUSION`.
+:mod:`tarla.label.products`; the 60 min / 250 mL/h infusion is
+:data:`tarla.label.schedule.INFUSION`.
 
 Volumes are :class:`~decimal.Decimal` so that the DERIVED final volume (250 - 14 + 13 + 1.1) is
 exact. The recipe differs between the two strengths at every step; the scan rules at the end

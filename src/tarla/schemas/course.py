@@ -153,14 +153,15 @@ def decision_to_json(decision: core.Decision, zone: ZoneInfo) -> dict[str, Any]:
     nd = decision.next_dose
     labs: list[dict[str, Any]] = []
     for lab in decision.lab_grades:
-        grade = getattr(lab, "grade", None)
+        grade = lab.grade
         labs.append({
-            "index": getattr(lab, "index"), "test": getattr(lab, "test"),
-            "collected_at": _stamp(getattr(lab, "collected_at"), zone),
-            "value": getattr(lab, "value"), "unit": getattr(lab, "unit"),
-            "counts_for_next_dose": getattr(lab, "counts"),
-            "term": getattr(grade, "term", None), "grade": getattr(grade, "grade", None),
-            "system": getattr(grade, "system", None),
+            "index": lab.index, "test": lab.test,
+            "collected_at": _stamp(lab.collected_at, zone), "value": lab.value,
+            "unit": lab.unit, "counts_for_next_dose": lab.counts,
+            "term": grade.term if grade else None, "grade": grade.grade if grade else None,
+            "system": str(grade.system) if grade else None,
+            "drivers": [d.as_dict() for d in grade.drivers] if grade else [],
+            "note": lab.note,
         })
     return {
         "label_version": decision.label_version,

@@ -28,7 +28,8 @@ from tarla.services.records import (AdministrationRecord, AdverseEventRecord, As
                                     CourseRecord, LabRecord, PatientRecord)
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
-__all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "AssessmentResult",
+__all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",
+           "AssessmentResult", "record_adverse_event",
            "record_assessment", "resolve_adverse_event", "AdministrationResult",
            "record_administration"]
 
@@ -344,10 +345,11 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
         return _record_administration(uow, course_id, started_at, dose_mg, actor, now,
                                       ended_at, slot, infusion_site, preparation_id,
                                       idempotency_key)
-    except AlreadyRecorded as exc:
-        if exc.field != "idempotency_key" or idempotency_key is None:
+    except AlreadyRecorded:
+        if idempotency_key is None:
             raise
-        # A concurrent request with the same key won the race: answer with its result.
+        # A concurrent request with the same key may have won the race (the database reports
+        # whichever unique index it checked first): answer with its result if so.
         with uow.readonly():
             first = uow.administrations.by_key(idempotency_key)
             if first is None:
@@ -380,9 +382,9 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
                 or (slot is not None and a.slot == slot)]
         if same:
             a = same[0]
+            when = a.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
             raise AlreadyRecorded("slot", f"{a.slot} of this course was already recorded as "
-                                          f"given (started {a.started_at.astimezone(zone):%Y-%m-%d "
-                                          f"%H:%M}, {a.dose_mg} mg)")
+                                          f"given (started {when}, {a.dose_mg} mg)")
         if given and started_at < given[-1].started_at:
             raise InvalidInput("started_at", f"is before the last recorded dose "
                                              f"({given[-1].slot}); correct that record instead")
@@ -412,3 +414,44 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
                                 dose_mg, record.kind, started_at, updated.next_due_date,
                                 updated.status, tuple(own))
 
+
+
+def record_lab_panel(uow: UnitOfWork, *, patient_id: int, results: list[dict[str, Any]],
+                     collected_at: datetime, actor: str, now: datetime) -> list[LabResultOut]:
+    """Chart a panel drawn together (one transaction, one audit entry). Each result is
+    ``{"test", "value", "unit"[, "uln", "lln", "baseline"]}``."""
+    from tarla.domain.grading import grade_lab
+
+    now = aware(now, "now")
+    collected_at = not_after(collected_at, now, "collected_at")
+    if not results:
+        raise InvalidInput("results", "the panel is empty")
+    graded: list[tuple[dict[str, Any], int | None, str | None]] = []
+    for i, r in enumerate(results):
+        try:
+            test, value, unit = r["test"], r["value"], r["unit"]
+        except KeyError as exc:
+            raise InvalidInput(f"results[{i}].{exc.args[0]}", "is required") from None
+        grade = term = None
+        if test in GRADED_TESTS:
+            try:
+                g = grade_lab(test, value, unit, uln=r.get("uln"), lln=r.get("lln"),
+                              baseline=r.get("baseline"))
+            except InvalidInput as exc:
+                raise InvalidInput(f"results[{i}].{exc.field}", exc.message) from None
+            grade, term = g.grade, str(g.term)
+        graded.append((r, grade, term))
+    with uow:
+        user = actor_with(uow, actor, _CLINICIANS, "chart labs")
+        patient = patient_or_404(uow, patient_id)
+        labs = [uow.labs.add(LabRecord(
+            patient_id=patient.id, test=r["test"], value=r["value"], unit=r["unit"],  # type: ignore[arg-type]
+            collected_at=collected_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
+            uln=r.get("uln"), lln=r.get("lln"), baseline=r.get("baseline"), ctcae_grade=grade,
+            ctcae_term=term)) for r, grade, term in graded]
+        courses = _refresh_open(uow, patient, now)
+        audit.append(uow, actor=user.username, action="lab.record_panel",
+                     entity_type="patient", entity_id=patient.id, at=now,
+                     after={"labs": [record_json(x) for x in labs], "courses": courses})
+        uow.commit()
+    return [LabResultOut(x.id, x.test, x.ctcae_grade, x.ctcae_term) for x in labs]  # type: ignore[arg-type]

@@ -2,8 +2,8 @@
 input checks that turn bad numbers into :class:`~tarla.domain.errors.InvalidInput`.
 
 Numbers are compared as the decimals they were written as (``Decimal(repr(x))``), so a value
-sitting exactly on a boundary of the standard (ANC 1.0, ALT 3.6 with ULN 1.2) lands on the side
-the standard puts it, not on the side binary floating point happens to round to.
+sitting exactly on a boundary of the standard (ANC 1.0; bilirubin 3.6 with ULN 1.2) lands on
+the side the standard puts it, not on the side binary floating point happens to round to.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from enum import StrEnum
 from tarla.domain.errors import InvalidInput
 
 __all__ = ["GradingSystem", "Driver", "decimal_of", "finite", "non_negative", "positive",
-           "fmt", "flag"]
+           "fmt", "flag", "TEMPERATURE_RANGE_C", "check_temperature"]
+
+#: Plausible body temperatures. Outside this range a reading is refused as a typo or a
+#: Fahrenheit value, never graded (an input check, not part of any grading standard).
+TEMPERATURE_RANGE_C = (25.0, 45.0)
 
 
 class GradingSystem(StrEnum):
@@ -61,6 +65,15 @@ def positive(value: float, field: str) -> float:
     number = finite(value, field)
     if number <= 0:
         raise InvalidInput(field, f"{fmt(number)} must be greater than 0")
+    return number
+
+
+def check_temperature(value: float, field: str = "temperature_c") -> float:
+    number = finite(value, field)
+    low, high = TEMPERATURE_RANGE_C
+    if not low <= number <= high:
+        raise InvalidInput(field, f"{fmt(number)} °C is outside {fmt(low)}-{fmt(high)} °C "
+                                  "(is it in Fahrenheit?)")
     return number
 
 

@@ -27,18 +27,14 @@ from tarla.domain.grading.astct import (
 from tarla.domain.grading.common import (
     Driver,
     GradingSystem,
+    check_temperature,
     decimal_of,
-    finite,
     flag,
     fmt,
     non_negative,
 )
 
-__all__ = ["CrsGrade", "grade_crs", "TEMPERATURE_RANGE_C"]
-
-#: Plausible body temperatures. Outside this range the reading is refused as a typo or a
-#: Fahrenheit value, never graded (input check, not part of ASTCT).
-TEMPERATURE_RANGE_C = (25.0, 45.0)
+__all__ = ["CrsGrade", "grade_crs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +43,6 @@ class CrsGrade:
     grade: int
     drivers: tuple[Driver, ...]
     fever_criterion_met: bool
-
-
-def check_temperature(value: float, field: str = "temperature_c") -> float:
-    number = finite(value, field)
-    low, high = TEMPERATURE_RANGE_C
-    if not low <= number <= high:
-        raise InvalidInput(field, f"{fmt(number)} °C is outside {fmt(low)}-{fmt(high)} °C "
-                                  "(is it in Fahrenheit?)")
-    return number
 
 
 def grade_crs(

@@ -114,17 +114,17 @@ def _band(score: int, unarousable: bool) -> IceBand:
 
 
 def _ice(total: int | None, items: Mapping[str, int] | None) -> tuple[int, str]:
-    if total is None and items is None:
-        raise InvalidInput("ice_score", "is required (or ice items); send 0 when the patient "
-                           "is unarousable and cannot perform the ICE assessment")
-    if items is not None:
-        summed = _ice_total(items)
-        if total is not None and _points(total, ICE_MAX, "ice_score") != summed:
-            raise InvalidInput("ice_score", f"{total} does not match the ICE items, which add "
-                               f"up to {summed}")
-        return summed, "ice"
-    assert total is not None
-    return _points(total, ICE_MAX, "ice_score"), "ice_score"
+    """The ICE score and the field it came from (``ice`` items win; a total must agree)."""
+    if items is None:
+        if total is None:
+            raise InvalidInput("ice_score", "is required (or ice items); send 0 when the "
+                               "patient is unarousable and cannot perform the ICE assessment")
+        return _points(total, ICE_MAX, "ice_score"), "ice_score"
+    summed = _ice_total(items)
+    if total is not None and _points(total, ICE_MAX, "ice_score") != summed:
+        raise InvalidInput("ice_score", f"{total} does not match the ICE items, which add up "
+                           f"to {summed}")
+    return summed, "ice"
 
 
 def _points(value: object, maximum: int, field: str) -> int:

@@ -16,13 +16,13 @@ from tarla.domain.errors import InvalidInput
 from tarla.domain.grading.common import (
     Driver,
     GradingSystem,
+    check_temperature,
     decimal_of,
     flag,
     fmt,
     non_negative,
     positive,
 )
-from tarla.domain.grading.crs import check_temperature
 from tarla.domain.grading.ctcae import (
     FEBRILE_NEUTROPENIA,
     FN_DEATH,

@@ -1,0 +1,234 @@
+"""Demo data: a realistic infusion centre, built through the real use cases (so every record
+has its audit entry and every course its decision), deterministic for a seed and a 'today'.
+
+Patients cycle through every stage of a course: new (C1D1 due today), step-up (C1D8 due
+today), maintenance, restart after a long delay (Table 4 step-up), held for ongoing grade 2
+CRS, discontinued after grade 4 CRS, and held for a low neutrophil count. Doses come with a
+lab panel the morning of the dose; today's due doses have preparations under way; the
+pharmacy has vials in stock (one with a temperature excursion); the label's cited rows are
+signed off except the UNVERIFIED ones.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tarla.label import all_rules
+from tarla.label.products import PRODUCTS
+from tarla.services import admin, clinical, label, pharmacy
+from tarla.services.errors import AlreadyRecorded
+from tarla.services.ports import UnitOfWork
+
+__all__ = ["STAGES", "DemoSummary", "load_demo_data", "lab_panel"]
+
+STAGES = ("new", "step_up", "maintenance", "restart", "held_crs", "discontinued", "lab_hold")
+_FAMILY = ("Garcia", "Smith", "Nguyen", "Okafor", "Kowalski", "Haddad", "Rossi", "Tanaka",
+           "Murphy", "Silva", "Novak", "Larsen", "Cohen", "Patel", "Dubois", "Ivanova")
+_GIVEN = ("Ana", "James", "Linh", "Chidi", "Marta", "Omar", "Giulia", "Kenji", "Siobhan",
+          "Joao", "Petra", "Erik", "Miriam", "Ravi", "Claire", "Olga")
+_STAFF = (("rn.alvarez", "Rosa Alvarez, RN", ("nurse",)),
+          ("rn.chen", "David Chen, RN", ("nurse",)),
+          ("rph.okoro", "Ngozi Okoro, PharmD", ("pharmacist",)),
+          ("rph.berg", "Lars Berg, PharmD", ("pharmacist",)),
+          ("dr.khan", "Dr Aisha Khan", ("physician",)),
+          ("sched.lee", "Min Lee", ("scheduler",)),
+          ("admin", "Site administrator", ("admin",)))
+
+
+@dataclass
+class DemoSummary:
+    site: str
+    today: date
+    patients: int = 0
+    stages: dict[str, int] = field(default_factory=dict)
+    administrations: int = 0
+    preparations: int = 0
+
+
+def lab_panel(rng: random.Random, *, anc: float | None = None) -> list[dict[str, Any]]:
+    """A plausible CBC + liver panel (units the CTCAE grader accepts)."""
+    return [
+        {"test": "ANC", "value": anc if anc is not None else round(rng.uniform(2.0, 6.0), 1),
+         "unit": "10^9/L", "lln": 1.8},
+        {"test": "platelets", "value": float(rng.randint(160, 380)), "unit": "10^9/L",
+         "lln": 150.0},
+        {"test": "hemoglobin", "value": round(rng.uniform(12.1, 15.0), 1), "unit": "g/dL",
+         "lln": 12.0},
+        {"test": "ALT", "value": float(rng.randint(12, 38)), "unit": "U/L", "uln": 40.0},
+        {"test": "AST", "value": float(rng.randint(12, 38)), "unit": "U/L", "uln": 40.0},
+        {"test": "bilirubin", "value": round(rng.uniform(0.3, 1.1), 1), "unit": "mg/dL",
+         "uln": 1.2},
+    ]
+
+
+def _intervals(n: int) -> list[int]:
+    """Days between the first n planned doses (C1D1 -> C1D8 -> C1D15 -> every 14 days)."""
+    return [7 if i < 2 else 14 for i in range(max(n - 1, 0))]
+
+
+def _at(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour, minute), zone)
+
+
+def load_demo_data(uow_factory: Callable[[], UnitOfWork], *, patients: int, seed: int = 1,
+                   today: date, timezone: str = "America/New_York",
+                   site_code: str = "DEMO") -> DemoSummary:
+    if patients < 1:
+        from tarla.domain.errors import InvalidInput
+
+        raise InvalidInput("patients", "must be 1 or more")
+    zone = ZoneInfo(timezone)
+    setup_at = _at(today - timedelta(days=800), 8, 0, zone)
+    now = _at(today, 8, 0, zone)
+    with uow_factory() as probe:
+        if probe.sites.by_code(site_code) is not None:
+            raise AlreadyRecorded("site", f"site {site_code} already exists (demo data loaded?)"
+                                  "; use another --site")
+    admin.create_site(uow_factory(), code=site_code, name="Demo infusion centre",
+                      timezone=timezone, now=setup_at,
+                      policy={"restart_step_up_gets_cycle1_care": True})
+    for username, name, roles in _STAFF:
+        admin.create_user(uow_factory(), username=username, display_name=name, roles=roles,
+                          now=setup_at, site_code=site_code, actor="admin")
+    signed = [r.rule_id for r in all_rules() if not r.tag.unverified]
+    label.sign_off_label(uow_factory(), site_code=site_code, rule_ids=signed,
+                         actor="rph.okoro", now=setup_at + timedelta(hours=1),
+                         comments="Cited rows checked against the PI; UNVERIFIED rows pending "
+                                  "P&T committee review")
+    summary = DemoSummary(site_code, today)
+    for i in range(patients):
+        stage = STAGES[i % len(STAGES)]
+        rng = random.Random(seed * 1_000_003 + i)
+        _patient(uow_factory, rng, i, stage, today, now, zone, site_code, summary)
+        summary.patients += 1
+        summary.stages[stage] = summary.stages.get(stage, 0) + 1
+    _inventory(uow_factory, random.Random(seed), today, now, zone, site_code)
+    return summary
+
+
+def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, stage: str,
+             today: date, now: datetime, zone: ZoneInfo, site: str,
+             summary: DemoSummary) -> None:
+    if stage == "new":
+        doses, gap_after = 0, 0
+    elif stage == "step_up":
+        doses, gap_after = 1, 7
+    elif stage == "maintenance":
+        doses, gap_after = rng.randint(4, 14), rng.choice((0, 14, 14, 14))
+        gap_after = 14 if gap_after else 0
+    elif stage == "restart":
+        doses, gap_after = rng.randint(3, 8), rng.randint(31, 45)
+    elif stage == "held_crs":
+        doses, gap_after = 2, 7
+    elif stage == "discontinued":
+        doses, gap_after = rng.randint(1, 3), rng.randint(3, 10)
+    else:  # lab_hold
+        doses, gap_after = 5, 14
+    gaps = _intervals(doses)
+    first = today - timedelta(days=sum(gaps) + (gap_after if doses else 0))
+    if stage == "maintenance" and gap_after == 0:
+        first += timedelta(days=rng.choice((3, 7)))  # next dose later this week or next
+        first -= timedelta(days=14)
+        gaps = _intervals(doses)
+    enrol_day = first - timedelta(days=rng.randint(3, 10))
+    born = today.replace(year=today.year - rng.randint(45, 80)) - timedelta(days=rng.randint(0, 300))
+    family, given = rng.choice(_FAMILY), rng.choice(_GIVEN)
+    off_label = stage == "maintenance" and rng.random() < 0.2
+    enrolled = clinical.enrol_patient(
+        uow_factory(), site_code=site, mrn=f"MRN{100000 + i}", family_name=family,
+        given_name=given, birth_date=born, diagnosis="LS-SCLC" if off_label else "ES-SCLC",
+        progressed_after_platinum=True, start_date=first if doses else today,
+        actor="dr.khan", now=_at(enrol_day, 10, 0, zone),
+        off_label_reason="Tumour board 2026-03: limited-stage relapse after platinum, no "
+                         "alternative; patient consented" if off_label else None)
+    course_id, patient_id = enrolled.course_id, enrolled.patient_id
+    day = first
+    for n in range(doses):
+        if n:
+            day = day + timedelta(days=gaps[n - 1])
+        clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
+                                  collected_at=_at(day, 7, rng.randint(0, 40), zone),
+                                  actor="rn.chen", now=_at(day, 8, 30, zone))
+        start = _at(day, 9, rng.randint(0, 50), zone)
+        clinical.record_administration(
+            uow_factory(), course_id=course_id, started_at=start, dose_mg=1 if n == 0 else 10,
+            ended_at=start + timedelta(minutes=60), actor=rng.choice(("rn.alvarez", "rn.chen")),
+            now=start + timedelta(minutes=75), infusion_site="right forearm",
+            idempotency_key=f"demo-{site}-{i}-{n}")
+        summary.administrations += 1
+        if n == 0 and rng.random() < 0.4:  # grade 1 CRS the night after the step-up dose
+            onset = start + timedelta(hours=14)
+            res = clinical.record_assessment(
+                uow_factory(), course_id=course_id, kind="CRS",
+                inputs={"temperature_c": 38.3, "hypotension": False, "oxygen": "none"},
+                assessed_at=onset, actor="rn.alvarez", now=onset + timedelta(minutes=10))
+            if res.adverse_event_id is not None:
+                clinical.resolve_adverse_event(
+                    uow_factory(), event_id=res.adverse_event_id,
+                    resolved_at=onset + timedelta(hours=20), actor="dr.khan",
+                    now=onset + timedelta(hours=21))
+    last_start = _at(day, 9, 30, zone)
+    if stage == "held_crs":
+        onset = last_start + timedelta(hours=11)
+        clinical.record_assessment(
+            uow_factory(), course_id=course_id, kind="CRS",
+            inputs={"temperature_c": 38.9, "hypotension": True, "oxygen": "low_flow",
+                    "oxygen_l_per_min": 2}, assessed_at=onset, actor="rn.chen",
+            now=onset + timedelta(minutes=15))
+    elif stage == "discontinued":
+        onset = last_start + timedelta(hours=9)
+        clinical.record_assessment(
+            uow_factory(), course_id=course_id, kind="CRS",
+            inputs={"temperature_c": 39.6, "hypotension": True, "vasopressors": 2,
+                    "oxygen": "bipap"}, assessed_at=onset, actor="rn.alvarez",
+            now=onset + timedelta(minutes=15))
+    elif stage == "lab_hold":
+        clinical.record_lab_panel(uow_factory(), patient_id=patient_id,
+                                  results=lab_panel(rng, anc=0.4),
+                                  collected_at=_at(today, 6, 45, zone), actor="rn.chen",
+                                  now=now - timedelta(minutes=30))
+    elif stage in ("new", "step_up"):
+        clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
+                                  collected_at=_at(today, 6, 50, zone), actor="rn.chen",
+                                  now=now - timedelta(minutes=40))
+        prep = pharmacy.start_preparation(uow_factory(), course_id=course_id,
+                                          dose_mg=1 if stage == "new" else 10,
+                                          actor="rph.okoro", now=now - timedelta(minutes=35))
+        p = pharmacy.advance_preparation(uow_factory(), preparation_id=prep.preparation_id,
+                                         event="reconstituted", at=now - timedelta(minutes=30),
+                                         actor="rph.okoro", now=now - timedelta(minutes=29),
+                                         expected_version=prep.version)
+        p = pharmacy.advance_preparation(uow_factory(), preparation_id=p.preparation_id,
+                                         event="bag_prepared", at=now - timedelta(minutes=15),
+                                         actor="rph.okoro", now=now - timedelta(minutes=14),
+                                         expected_version=p.version)
+        pharmacy.check_preparation(uow_factory(), preparation_id=p.preparation_id,
+                                   actor="rph.berg", now=now - timedelta(minutes=5),
+                                   expected_version=p.version)
+        summary.preparations += 1
+
+
+def _inventory(uow_factory: Callable[[], UnitOfWork], rng: random.Random, today: date,
+               now: datetime, zone: ZoneInfo, site: str) -> None:
+    received = now - timedelta(days=3)
+    first_vial = None
+    for product in PRODUCTS:
+        for k in range(3 if product.strength_mg == 10 else 2):
+            vial = pharmacy.receive_vial(
+                uow_factory(), site_code=site, gtin=product.gtin,
+                lot=f"L{rng.randint(10000, 99999)}", serial=f"S{product.strength_mg:02d}{k:04d}",
+                expiry=today + timedelta(days=rng.randint(120, 400)), component="drug",
+                strength_mg=product.strength_mg, location="Pharmacy fridge 2",
+                actor="rph.berg", now=received)
+            first_vial = first_vial or vial
+    assert first_vial is not None
+    start = _at(today - timedelta(days=1), 14, 5, zone)
+    pharmacy.record_excursion(uow_factory(), vial_id=first_vial, started_at=start,
+                              ended_at=start + timedelta(minutes=50), min_c=8.5, max_c=11.2,
+                              note="Fridge door left ajar during restock; vial kept in carton",
+                              actor="rph.berg", now=start + timedelta(hours=1))

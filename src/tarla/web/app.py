@@ -1,0 +1,111 @@
+"""The infusion-centre web app: FastAPI + Jinja2 + HTMX, built by :func:`create_app`.
+
+Nothing is built at import time. ``create_app(settings)`` wires the project's bootstrap
+(engine, unit of work), the session store, the templates and the routers:
+
+    /sign-in, /sign-out          pages/auth.py
+    /, /today                    the site worklist
+    /patients/{id}[.ics]         the course timeline and its calendar
+    /bedside/...                 administrations, CRS/ICANS assessments
+    /pharmacy/...                the preparation bench
+    /rules                       label version, rules, sign-off
+    /admin/users                 user management
+    /api/v1/...                  JSON API (OpenAPI at /api/v1/openapi.json)
+    /healthz, /static/...        without sign-in
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from tarla.config import Settings
+from tarla.label import LABEL_VERSION
+from tarla.services.ports import UnitOfWork
+from tarla.web.config import WebOptions, load_web_options
+from tarla.web.problems import install_error_handlers
+from tarla.web.readmodels import ReadModels
+from tarla.web.sessions import SessionStore
+
+__all__ = ["create_app", "WebContext"]
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class WebContext:
+    """What every route needs, held on ``app.state.web``."""
+
+    uow: Callable[[], UnitOfWork]
+    sessions: SessionStore
+    options: WebOptions
+    now: Callable[[], datetime]
+    read: ReadModels
+    default_site: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, options: WebOptions | None = None,
+               now: Callable[[], datetime] | None = None) -> FastAPI:
+    """Build the app. ``now`` (tz-aware) replaces the wall clock, for tests."""
+    from tarla.bootstrap import bootstrap
+
+    wired = bootstrap(settings)
+    opts = options or load_web_options()
+    web = WebContext(uow=wired.uow, sessions=SessionStore(wired.engine, idle=opts.session_idle,
+                                                          absolute=opts.session_absolute),
+                     options=opts, now=now or _utc_now, read=ReadModels(wired.engine),
+                     default_site=wired.settings.default_site)
+
+    app = FastAPI(title="Tarla", version="1", summary="Tarlatamab (IMDELLTRA) therapy "
+                  "operations for an oncology infusion centre",
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.web = web
+    app.state.bootstrapped = wired
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    from tarla.web import views
+
+    views.install(templates)
+    app.state.templates = templates
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "label_version": LABEL_VERSION},
+                            headers={"Cache-Control": "no-store"})
+
+    from tarla.web import api
+    from tarla.web.pages import admin, auth_pages, bedside, patient, pharmacy, rules, today
+
+    for module in (auth_pages, today, patient, bedside, pharmacy, rules, admin):
+        app.include_router(module.router)
+    api.install(app)
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,156 @@
+"""Who is asking, and may they? Sessions, CSRF and roles for pages and the API.
+
+- Sign-in checks an argon2 hash (:func:`hash_password` / :func:`verify_password`) and opens a
+  server-side session (:mod:`tarla.web.sessions`); the cookie ``tarla_session`` holds only the
+  random id and is ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` over https (configurable).
+- Every request that changes something (POST, PUT, PATCH, DELETE) must carry the session's
+  CSRF token: the ``csrf_token`` form field, or the ``X-CSRF-Token`` header (HTMX sends it from
+  ``hx-headers`` on ``<body>``; API clients read it from ``GET /api/v1/me``). Missing or wrong:
+  403.
+- Each route names the roles it admits with :func:`allow`; the check runs before the handler,
+  and the services check the actor's roles again (defence in depth).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from tarla.services.vocab import Role
+from tarla.web.problems import Problem, SignInRequired
+
+__all__ = ["CurrentUser", "SESSION_COOKIE", "CSRF_HEADER", "current_user", "optional_user",
+           "allow", "ANY_ROLE", "hash_password", "verify_password", "client_ip",
+           "UNSAFE_METHODS", "role_names"]
+
+SESSION_COOKIE = "tarla_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ANY_ROLE: frozenset[Role] = frozenset(Role)
+
+_hasher = PasswordHasher()
+#: A hash to verify against when the user does not exist, so both cases take as long.
+_DUMMY_HASH: str | None = None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    global _DUMMY_HASH
+    if stored_hash is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+        stored_hash = _DUMMY_HASH
+        password = password + "\x00never"  # never matches
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def role_names(roles: Iterable[Role | str]) -> str:
+    return " or ".join(sorted(str(Role(r).value) for r in roles))
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    site_id: int | None
+    csrf_token: str
+
+    def has(self, *roles: Role) -> bool:
+        return any(r.value in self.roles for r in roles)
+
+    @property
+    def role_list(self) -> str:
+        return ", ".join(sorted(self.roles))
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _csrf_ok(request: Request, expected: str) -> bool:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()  # Starlette caches it: the route's Form() still works
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    return sent is not None and secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def _load(request: Request) -> CurrentUser | None:
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    web = request.app.state.web
+    now: datetime = web.now()
+    session = web.sessions.get(token, now)
+    if session is None:
+        return None
+    uow = web.uow()
+    with uow.readonly():
+        user = uow.users.get(session.user_id)
+    if user is None or not user.active:
+        return None
+    current = CurrentUser(user.id, user.username, user.display_name,  # type: ignore[arg-type]
+                          frozenset(user.roles), user.site_id, session.csrf_token)
+    request.state.user = current
+    return current
+
+
+async def optional_user(request: Request) -> CurrentUser | None:
+    return await run_in_threadpool(_load, request)
+
+
+async def current_user(request: Request) -> CurrentUser:
+    """The signed-in user; refuses (401/redirect) otherwise, and checks CSRF on writes."""
+    user = await run_in_threadpool(_load, request)
+    if user is None:
+        raise SignInRequired()
+    if request.method in UNSAFE_METHODS and not await _csrf_ok(request, user.csrf_token):
+        raise Problem(403, "Forbidden", "the form or request is missing its CSRF token (or it "
+                      "is stale): reload the page and try again",
+                      [{"field": "csrf_token", "message": "missing or does not match the "
+                        "session"}], kind="csrf")
+    return user
+
+
+def allow(*roles: Role) -> Any:
+    """A dependency admitting only ``roles`` (the route's ``user`` comes from it)."""
+    wanted = frozenset(roles)
+
+    async def guard(user: CurrentUser = Depends(current_user)) -> CurrentUser:
+        if not user.has(*wanted):
+            raise Problem(403, "Forbidden",
+                          f"{user.username} may not do this: it needs the "
+                          f"{role_names(wanted)} role (you are: {user.role_list or 'no role'})",
+                          [{"field": "role", "message": f"needs {role_names(wanted)}"}],
+                          kind="role")
+        return user
+
+    guard.roles = wanted  # type: ignore[attr-defined]  # read by the route x role tests
+    return Depends(guard)
+
+
+def roles_of(dependency: Callable[..., Any]) -> frozenset[Role] | None:
+    return getattr(dependency, "roles", None)

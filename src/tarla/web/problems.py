@@ -1,0 +1,190 @@
+"""Errors -> HTTP, in one place (STYLE.md "Errors").
+
+API paths (``/api/...``) answer with RFC 9457 problem details (``application/problem+json``):
+``type``, ``title``, ``status``, ``detail`` and ``errors: [{field, message}]``. Pages answer
+with a plain error page (or, for a form, the form re-rendered by its own route). A client
+error is always a 4xx; a bug is a 500 that says so without a traceback.
+
+    pydantic ValidationError / RequestValidationError  -> 422 (malformed JSON: 400)
+    InvalidInput (incl. ParseError)                     -> 422
+    NotEnoughInformation                                -> 422
+    NotFound -> 404, Forbidden -> 403, Conflict/AlreadyRecorded -> 409
+    HTTPException                                       -> its status
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
+from tarla.schemas import field_path
+from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound, ServiceError
+
+__all__ = ["Problem", "problem_response", "install_error_handlers", "field_errors",
+           "PROBLEM_JSON", "is_api", "SignInRequired"]
+
+PROBLEM_JSON = "application/problem+json"
+_BASE = "https://tarla.example/problems/"  # stable identifiers; not fetched by anyone
+log = logging.getLogger("tarla.web")
+
+
+class SignInRequired(Exception):
+    """Raised by the auth dependency: pages redirect to sign-in, the API answers 401."""
+
+
+class Problem(Exception):
+    """A refusal the web layer raises itself (e.g. the wrong role)."""
+
+    def __init__(self, status: int, title: str, detail: str,
+                 errors: list[dict[str, str]] | None = None, kind: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.kind = kind or title.lower().replace(" ", "-")
+        self.headers = headers or {}
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def field_errors(exc: ValidationError | RequestValidationError) -> list[dict[str, str]]:
+    """Every error of a pydantic/FastAPI validation failure as ``{field, message}``."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        msg = str(err.get("msg", "invalid"))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):]
+        if err.get("type") == "missing":
+            msg = "is required"
+        elif err.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        out.append({"field": field_path(loc) if loc else "body", "message": msg})
+    return out
+
+
+def problem_response(status: int, title: str, detail: str,
+                     errors: list[dict[str, str]] | None = None, kind: str | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": _BASE + (kind or title.lower().replace(" ", "-")),
+                            "title": title, "status": status, "detail": detail,
+                            "errors": errors or []}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _classify(exc: Exception) -> tuple[int, str, str, list[dict[str, str]], str]:
+    """(status, title, detail, errors, kind) for every error we map."""
+    if isinstance(exc, Problem):
+        return exc.status, exc.title, exc.detail, exc.errors, exc.kind
+    if isinstance(exc, RequestValidationError):
+        errs = field_errors(exc)
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return 400, "Malformed request", "the body is not valid JSON", errs, "malformed"
+        return 422, "Invalid input", _summary(errs), errs, "invalid-input"
+    if isinstance(exc, ValidationError):
+        errs = field_errors(exc)
+        return 422, "Invalid input", _summary(errs), errs, "invalid-input"
+    if isinstance(exc, ParseError):
+        return (422, "Unreadable scan", f"{exc.field}: {exc.message}",
+                [{"field": exc.field, "message": exc.message}], "unreadable")
+    if isinstance(exc, InvalidInput):
+        return (422, "Invalid input", f"{exc.field}: {exc.message}",
+                [{"field": exc.field, "message": exc.message}], "invalid-input")
+    if isinstance(exc, NotEnoughInformation):
+        return (422, "Not enough information", f"{exc.field}: {exc.message}",
+                [{"field": exc.field, "message": exc.message}], "not-enough-information")
+    if isinstance(exc, ServiceError):
+        status, title = 409, "Conflict"
+        if isinstance(exc, NotFound):
+            status, title = 404, "Not found"
+        elif isinstance(exc, Forbidden):
+            status, title = 403, "Forbidden"
+        elif isinstance(exc, AlreadyRecorded):
+            title = "Already recorded"
+        elif isinstance(exc, Conflict):
+            title = "Conflict"
+        return (status, title, f"{exc.field}: {exc.message}",
+                [{"field": exc.field, "message": exc.message}],
+                title.lower().replace(" ", "-"))
+    raise TypeError(exc)  # pragma: no cover
+
+
+def _summary(errors: list[dict[str, str]]) -> str:
+    if not errors:
+        return "the request is not valid"
+    first = errors[0]
+    more = len(errors) - 1
+    return f"{first['field']}: {first['message']}" + (
+        f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _html_error(request: Request, status: int, title: str, detail: str) -> Response:
+    templates = getattr(request.app.state, "templates", None)
+    if templates is None:  # pragma: no cover - only before the app is wired
+        return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    user = getattr(request.state, "user", None)
+    return templates.TemplateResponse(request, "error.html",
+                                      {"status": status, "title": title, "detail": detail,
+                                       "user": user}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def mapped(request: Request, exc: Exception) -> Response:
+        status, title, detail, errors, kind = _classify(exc)
+        headers = exc.headers if isinstance(exc, Problem) else None
+        if is_api(request):
+            return problem_response(status, title, detail, errors, kind, headers)
+        return _html_error(request, status, title, detail)
+
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        if is_api(request):
+            return problem_response(401, "Sign-in required", "sign in first (session cookie) "
+                                    "or send a bearer token", kind="unauthenticated",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        if request.headers.get("HX-Request"):
+            # HTMX would swap the sign-in page into a fragment: ask for a full redirect.
+            return Response(status_code=401, headers={"HX-Redirect": "/sign-in"})
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not found", 405: "Method not allowed", 401: "Sign-in required",
+                 403: "Forbidden", 429: "Too many requests"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if is_api(request):
+            return problem_response(exc.status_code, title, detail, headers=exc.headers)
+        return _html_error(request, exc.status_code, title, detail)
+
+    async def bug(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        detail = ("This is a bug in Tarla, not a problem with what you entered; nothing was "
+                  "saved by this request. Tell the system administrator the time it happened.")
+        if is_api(request):
+            return problem_response(500, "Internal error", detail, kind="internal")
+        return _html_error(request, 500, "Something went wrong", detail)
+
+    for cls in (Problem, RequestValidationError, ValidationError, InvalidInput,
+                NotEnoughInformation, ServiceError):
+        app.add_exception_handler(cls, mapped)
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, bug)

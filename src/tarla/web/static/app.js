@@ -1,0 +1,40 @@
+// Tarla: small progressive enhancements (no inline scripts: the CSP forbids them).
+(function () {
+  "use strict";
+  // Live countdowns: <span class="countdown" data-deadline="ISO8601">...</span>
+  function fmt(ms) {
+    var late = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    var t = (d ? d + " d " : "") + (d || h ? h + " h " : "") + m + " min";
+    return late ? "overdue by " + t : t + " left";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
+      var ms = Date.parse(el.getAttribute("data-deadline")) - now;
+      if (isNaN(ms)) { return; }
+      el.textContent = fmt(ms);
+      el.classList.toggle("late", ms < 0);
+    });
+  }
+  // Scanner keyboard wedge: Ctrl+] is how many scanners type the GS1 separator (ASCII 29).
+  function wedge(ev) {
+    var el = ev.target;
+    if (!el.classList || !el.classList.contains("scan-input")) { return; }
+    if (ev.ctrlKey && (ev.key === "]" || ev.code === "BracketRight")) {
+      ev.preventDefault();
+      var s = el.selectionStart, e = el.selectionEnd;
+      el.value = el.value.slice(0, s) + "\u001d" + el.value.slice(e);
+      el.selectionStart = el.selectionEnd = s + 1;
+    }
+  }
+  document.addEventListener("keydown", wedge, true);
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSwap", tick);
+  setInterval(tick, 15000);
+  // Re-focus the scan field after each scan result.
+  document.addEventListener("htmx:afterSwap", function () {
+    var f = document.querySelector(".scan-input");
+    if (f) { f.value = ""; f.focus(); }
+  });
+})();
