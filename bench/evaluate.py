@@ -21,8 +21,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tarla.domain.course import (Administration, AdverseEvent, CourseInput, LabResult,  # noqa: E402
-                                 Patient, evaluate)
+from tarla.domain.course import (  # noqa: E402
+    Administration,
+    AdverseEvent,
+    CourseInput,
+    LabResult,
+    Patient,
+    evaluate,
+)
 from tarla.label.toxicity import EventType  # noqa: E402
 
 ZONES = [ZoneInfo(z) for z in ("America/New_York", "America/Chicago", "America/Los_Angeles")]

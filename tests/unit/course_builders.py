@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from tarla.domain.course import (Administration, AdverseEvent, CourseInput, LabResult, Patient,
-                                 Policy, evaluate)
+from tarla.domain.course import (
+    Administration,
+    AdverseEvent,
+    CourseInput,
+    LabResult,
+    Patient,
+    Policy,
+    evaluate,
+)
 from tarla.label.toxicity import EventType
 
 NY = ZoneInfo("America/New_York")
@@ -31,9 +38,9 @@ def lab(test: str, value: float, unit: str, when: str, **extra: float) -> LabRes
 
 
 def decide(as_of: str, given: tuple[Administration, ...] = (), *, events=(), labs=(),
-           patient: Patient = ADULT, policy: Policy = Policy()):
+           patient: Patient = ADULT, policy: Policy | None = None):
     return evaluate(CourseInput(at(as_of), NY, patient, given, tuple(events), tuple(labs),
-                                policy))
+                                policy or Policy()))
 
 
 # The on-time course used in many tests, dated by hand from C1D1 = 2026-12-01:

@@ -6,10 +6,17 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from course_builders import ADULT, ON_TIME, at, decide, doses
-from tarla.domain.course import (Administration, CourseInput, DecisionAction, DoseKind, Patient,
-                                 Policy, evaluate)
+
+from tarla.domain.course import (
+    Administration,
+    CourseInput,
+    DecisionAction,
+    DoseKind,
+    Patient,
+    Policy,
+    evaluate,
+)
 from tarla.domain.errors import InvalidInput
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from course_builders import ADULT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_builders import ADULT
-from tarla.domain.course import (Administration, CourseInput, DecisionAction, DoseKind,
-                                 evaluate)
+from tarla.domain.course import Administration, CourseInput, DecisionAction, DoseKind, evaluate
 
 ZONES = st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney",
                          "America/Los_Angeles", "Asia/Kolkata", "UTC"]).map(ZoneInfo)

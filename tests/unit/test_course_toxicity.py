@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from course_builders import ON_TIME, decide, doses, event, lab
+
 from tarla.domain.course import DecisionAction, DoseKind
 
 C1 = doses(("2026-12-01 09:00", 1), ("2026-12-08 09:00", 10))  # C1D15 due 2026-12-15

@@ -8,8 +8,13 @@ from zoneinfo import ZoneInfo
 
 from tarla.cli._io import add_io_arguments, emit, read_json_input
 from tarla.domain.course import evaluate
-from tarla.schemas.course import (EvaluateRequest, ScheduleRequest, decision_to_json,
-                                  schedule_to_json, to_course_input)
+from tarla.schemas.course import (
+    EvaluateRequest,
+    ScheduleRequest,
+    decision_to_json,
+    schedule_to_json,
+    to_course_input,
+)
 
 __all__ = ["register", "render_decision", "render_schedule"]
 

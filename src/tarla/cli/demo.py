@@ -14,9 +14,14 @@ from zoneinfo import ZoneInfo
 
 from tarla.cli._io import add_io_arguments
 from tarla.cli.course import render_decision, render_schedule
-from tarla.schemas.course import (EvaluateRequest, ScheduleRequest, decision_to_json,
-                                  schedule_to_json, to_course_input)
 from tarla.domain.course import evaluate
+from tarla.schemas.course import (
+    EvaluateRequest,
+    ScheduleRequest,
+    decision_to_json,
+    schedule_to_json,
+    to_course_input,
+)
 
 __all__ = ["register", "story"]
 

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tarla.label import (concomitant, eligibility, labs, monitoring, preparation, products,
-                         restart, schedule, toxicity)
+from tarla.label import (
+    concomitant,
+    eligibility,
+    labs,
+    monitoring,
+    preparation,
+    products,
+    restart,
+    schedule,
+    toxicity,
+)
 from tarla.label.rows import Citation, Provenance, RuleRow, cite
 
 __all__ = ["LABEL_VERSION", "LABEL_SOURCE", "Provenance", "RuleRow", "Citation", "cite",

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from tarla.label.rows import Provenance
 
-__all__ = ["LabRequirement", "LAB_REQUIREMENTS", "LAB_PANEL", "requirement_for", "CBC_TESTS", "NO_LABS_C6_D15"]
+__all__ = ["LabRequirement", "LAB_REQUIREMENTS", "LAB_PANEL", "requirement_for", "CBC_TESTS",
+           "NO_LABS_C6_D15"]
 
 #: The panel named by the label; CBC is resolved to the counts that the dose rules read.
 LAB_PANEL: tuple[str, ...] = ("CBC", "ALT", "AST", "bilirubin")

@@ -6,8 +6,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
-                      field_validator)
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from tarla.domain import course as core
 from tarla.domain.care import Care, Medication

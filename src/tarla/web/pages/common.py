@@ -1,0 +1,114 @@
+"""Helpers the page modules share: rendering, the site in view, local times, form errors."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from tarla.domain.errors import InvalidInput, NotEnoughInformation
+from tarla.services.errors import ServiceError
+from tarla.services.records import SiteRecord
+from tarla.web.auth import CurrentUser
+from tarla.web.problems import field_errors
+
+__all__ = ["render", "site_in_view", "web_of", "local_moment", "errors_of", "FormErrors",
+           "is_htmx"]
+
+
+def web_of(request: Request) -> Any:
+    return request.app.state.web
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(request: Request, template: str, context: dict[str, Any],
+           status: int = 200) -> Response:
+    ctx = {"user": getattr(request.state, "user", None), **context}
+    return request.app.state.templates.TemplateResponse(request, template, ctx,  # type: ignore[no-any-return]
+                                                        status_code=status)
+
+
+def site_in_view(request: Request, user: CurrentUser,
+                 requested: str | None = None) -> tuple[SiteRecord, list[SiteRecord]]:
+    """The site a screen shows: the one asked for, else the user's, else the configured
+    default, else the first. Unknown codes are refused (422), never silently replaced."""
+    web = web_of(request)
+    uow = web.uow()
+    with uow.readonly():
+        sites = uow.sites.list()
+    if not sites:
+        raise InvalidInput("site", "no site is set up yet (run `tarla demo-data` or create one)")
+    if requested:
+        for s in sites:
+            if s.code == requested:
+                return s, sites
+        raise InvalidInput("site", f"no site with code {requested!r}")
+    for s in sites:
+        if user.site_id is not None and s.id == user.site_id:
+            return s, sites
+    for s in sites:
+        if s.code == web.default_site:
+            return s, sites
+    return sites[0], sites
+
+
+def local_moment(value: str, zone: ZoneInfo, field: str) -> datetime:
+    """A ``datetime-local`` form value (site wall time) as an aware datetime.
+
+    A wall time that does not exist (spring-forward gap) or happens twice (fall-back) is
+    refused rather than guessed."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(field, "is required")
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a date and time") from None
+    if naive.tzinfo is not None:
+        return naive
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        raise InvalidInput(field, f"{text} happens twice or not at all in {zone.key} (clock "
+                                  "change); enter the time with its UTC offset")
+    roundtrip = first.astimezone(ZoneInfo("UTC")).astimezone(zone)
+    if roundtrip.replace(tzinfo=None) != naive:
+        raise InvalidInput(field, f"{text} does not exist in {zone.key} (clock change)")
+    return first
+
+
+def wall_now(now: datetime, zone: ZoneInfo) -> str:
+    """``now`` as a ``datetime-local`` value in the site zone (minutes)."""
+    return now.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def day_start(on: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(on, time(0, 0), zone)
+
+
+class FormErrors(dict[str, str]):
+    """field -> message, and the first message as a summary."""
+
+    @property
+    def summary(self) -> str:
+        return next(iter(self.values()), "")
+
+
+def errors_of(exc: Exception) -> FormErrors:
+    """Field errors of a refused form submission (validation or a service refusal)."""
+    out = FormErrors()
+    if isinstance(exc, ValidationError):
+        for e in field_errors(exc):
+            out.setdefault(e["field"], e["message"])
+    elif isinstance(exc, (InvalidInput, NotEnoughInformation, ServiceError)):
+        out[exc.field] = exc.message
+    else:  # pragma: no cover
+        raise exc
+    return out

@@ -1,0 +1,64 @@
+"""Today: the site's worklist for a date (who is due, decision, labs, bed/chair, the bag)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tarla.domain.errors import InvalidInput
+from tarla.services.queries import evaluate_patient, worklist
+from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.pages.common import render, site_in_view, web_of
+from tarla.web.present import prep_summary
+
+__all__ = ["router", "worklist_view"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("date", f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def worklist_view(request: Request, user: CurrentUser, site: str | None,
+                  on: str | None) -> dict[str, Any]:
+    web = web_of(request)
+    chosen, sites = site_in_view(request, user, site)
+    now = web.now()
+    wl = worklist(web.uow(), site_code=chosen.code, now=now, on=_date(on))
+    zone = ZoneInfo(wl.timezone)
+    preps = web.read.preparations_for_courses([i.course_id for i in wl.items])
+    rows = []
+    for item in wl.items:
+        latest = preps.get(item.course_id, [])
+        prep = prep_summary(latest[0], now, zone) if latest else None
+        rows.append({"item": item, "prep": prep})
+    counts: dict[str, int] = {}
+    for item in wl.items:
+        counts[item.decision] = counts.get(item.decision, 0) + 1
+    return {"wl": wl, "rows": rows, "sites": sites, "site": chosen, "counts": counts,
+            "zone": zone, "now": now}
+
+
+@router.get("/today")
+def today(request: Request, site: str | None = None, date: str | None = None,
+          user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    return render(request, "today.html", {"nav": "today",
+                                          **worklist_view(request, user, site, date)})
+
+
+@router.get("/today/reasons/{course_id}")
+def reasons(request: Request, course_id: int, user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    """The full decision with every reason and its provenance (loaded on demand)."""
+    web = web_of(request)
+    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    return render(request, "partials/decision.html", {"d": decision})
