@@ -219,3 +219,19 @@ def test_maintenance_patient_with_normal_labs_is_given_without_pending_checks() 
     d = decide("2027-02-09 07:30", doses(*ON_TIME), labs=labs)
     assert d.action is DecisionAction.GIVE
     assert d.pending_checks == ()
+
+
+def test_a_normal_anc_without_lln_still_counts_and_its_grade_is_left_open() -> None:
+    # ANC 2.5 is above every CTCAE bound except "< LLN": grade 0 or 1 depending on the LLN,
+    # which the dose rules never need, so the lab counts and the decision stands.
+    d = decide("2026-12-15 07:30", C1, labs=[lab("ANC", 2.5, "10*9/L", "2026-12-14 08:00")])
+    assert d.action is DecisionAction.GIVE
+    (graded,) = d.lab_grades
+    assert graded.grade is None and graded.note is not None and "lln" in graded.note
+    assert graded.value_si == 2.5
+
+
+def test_a_low_anc_without_lln_is_graded_and_holds() -> None:
+    d = decide("2026-12-15 07:30", C1, labs=[lab("ANC", 0.4, "10*9/L", "2026-12-14 08:00")])
+    assert d.action is DecisionAction.HOLD
+    assert d.lab_grades[0].grade is not None and d.lab_grades[0].grade.grade == 4

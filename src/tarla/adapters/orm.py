@@ -16,15 +16,37 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Dialect, Float,
-                        ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text,
-                        UniqueConstraint, true)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from tarla.label.toxicity import EventType
-from tarla.services.vocab import (AssessmentKind, CourseStatus, PreparationEvent,
-                                  PreparationStatus, Role, VialStatus, values)
+from tarla.services.vocab import (
+    AssessmentKind,
+    CourseStatus,
+    PreparationEvent,
+    PreparationStatus,
+    Role,
+    VialStatus,
+    values,
+)
 
 __all__ = ["Base", "UtcDateTime", "Site", "User", "UserRole", "Patient", "LabelVersion",
            "LabelRule", "LabelSignoff", "LabelSignoffRule", "TreatmentCourse", "Administration",

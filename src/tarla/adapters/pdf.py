@@ -185,15 +185,15 @@ def _hours(limit: timedelta | None) -> str:
 
 
 def _storage_box(d: LabelData, st: dict[str, ParagraphStyle], f: _Fonts, width: float) -> Table:
-    c = d.clock
-    fridge = REFRIGERATED_LIMIT.limit
+    c, room, cold = d.clock, ROOM_TEMPERATURE_LIMIT, REFRIGERATED_LIMIT
+    fridge = cold.limit
     until = ("" if fridge is None
              else f"; never beyond {_short(c.reconstituted_at + fridge, d.zone)}")
     rows = [
-        [_p(f"20{f.dash()}25 {f.deg()}: at most {_hours(ROOM_TEMPERATURE_LIMIT.limit)} "
+        [_p(f"{room.min_c}{f.dash()}{room.max_c} {f.deg()}: at most {_hours(room.limit)} "
             "room-temperature time in total, infusion included.", st["base"])],
-        [_p(f"2{f.dash()}8 {f.deg()}: the clock pauses{until}. Warm to room temperature "
-            "before use.", st["base"])],
+        [_p(f"{cold.min_c}{f.dash()}{cold.max_c} {f.deg()}: the clock pauses{until}. Warm to "
+            "room temperature before use.", st["base"])],
         [_p("DO NOT RE-REFRIGERATE once taken out.", st["bold"])],
     ]
     table = Table(rows, colWidths=[width])

@@ -13,16 +13,28 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from tarla.adapters import orm
 from tarla.services.errors import Conflict
-from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
-                                    AuditRecord, CourseRecord, ExcursionRecord, LabRecord,
-                                    PatientRecord, PreparationEventRecord, PreparationRecord,
-                                    ScanRecord, SignoffRecord, SiteRecord, UserRecord,
-                                    VialRecord)
+from tarla.services.records import (
+    AdministrationRecord,
+    AdverseEventRecord,
+    AssessmentRecord,
+    AuditRecord,
+    CourseRecord,
+    ExcursionRecord,
+    LabRecord,
+    PatientRecord,
+    PreparationEventRecord,
+    PreparationRecord,
+    ScanRecord,
+    SignoffRecord,
+    SiteRecord,
+    UserRecord,
+    VialRecord,
+)
 from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
@@ -42,6 +54,16 @@ def _names(cls: type) -> tuple[str, ...]:
 def _record(cls: type[R], row: Any, **extra: Any) -> R:
     values = {n: getattr(row, n) for n in _names(cls) if n not in extra}
     return cls(**values, **extra)
+
+
+def _cols(cls: type, table: Any) -> list[Any]:
+    """The table's columns in the record's field order (for positional construction)."""
+    return [table.c[n] for n in _names(cls)]
+
+
+def _fast(cls: type[R], result: Any) -> list[R]:
+    """Records straight from result tuples: the bulk reads of the worklist are hot."""
+    return [cls(*row) for row in result]
 
 
 def _row(model: type[Any], record: Any, *skip: str) -> Any:
@@ -135,8 +157,9 @@ class SqlPatients(_Base):
         ids = list(patient_ids)
         if not ids:
             return {}
-        rows = self.s.execute(select(orm.Patient.__table__).where(orm.Patient.id.in_(ids)))
-        return {r.id: _record(PatientRecord, r) for r in rows}
+        t = orm.Patient.__table__
+        rows = self.s.execute(select(*_cols(PatientRecord, t)).where(t.c.id.in_(ids)))
+        return {r.id: r for r in _fast(PatientRecord, rows)}
 
 
 class SqlCourses(_Base):
@@ -159,10 +182,10 @@ class SqlCourses(_Base):
 
     def due(self, site_id: int, on: date) -> list[CourseRecord]:
         t = orm.TreatmentCourse.__table__
-        rows = self.s.execute(select(t).where(
+        rows = self.s.execute(select(*_cols(CourseRecord, t)).where(
             t.c.site_id == site_id, t.c.next_due_date <= on,
             t.c.status != CourseStatus.DISCONTINUED.value).order_by(t.c.next_due_date, t.c.id))
-        return [_record(CourseRecord, r) for r in rows]
+        return _fast(CourseRecord, rows)
 
 
 class SqlAdministrations(_Base):
@@ -184,10 +207,11 @@ class SqlAdministrations(_Base):
             return out
         t = orm.Administration.__table__
         for chunk in _chunks(course_ids):
-            rows = self.s.execute(select(t).where(t.c.course_id.in_(chunk))
+            rows = self.s.execute(select(*_cols(AdministrationRecord, t))
+                                  .where(t.c.course_id.in_(chunk))
                                   .order_by(t.c.course_id, t.c.slot_seq))
-            for r in rows:
-                out[r.course_id].append(_record(AdministrationRecord, r))
+            for r in _fast(AdministrationRecord, rows):
+                out[r.course_id].append(r)
         return out
 
 
@@ -219,10 +243,11 @@ class SqlEvents(_Base):
         out: dict[int, list[AdverseEventRecord]] = defaultdict(list)
         t = orm.AdverseEvent.__table__
         for chunk in _chunks(course_ids):
-            rows = self.s.execute(select(t).where(t.c.course_id.in_(chunk))
+            rows = self.s.execute(select(*_cols(AdverseEventRecord, t))
+                                  .where(t.c.course_id.in_(chunk))
                                   .order_by(t.c.course_id, t.c.onset, t.c.id))
-            for r in rows:
-                out[r.course_id].append(_record(AdverseEventRecord, r))
+            for r in _fast(AdverseEventRecord, rows):
+                out[r.course_id].append(r)
         return out
 
 
@@ -239,21 +264,23 @@ class SqlLabs(_Base):
             return out
         t = orm.LabResult.__table__
         every = [p for p, s in since.items() if s is None]
-        after = [(p, s) for p, s in since.items() if s is not None]
+        after = [p for p, s in since.items() if s is not None]
         conds = []
-        if every:
-            conds.append(t.c.patient_id.in_(every))
-        # One query per chunk: each (patient, since) pair is a range on the (patient_id,
-        # collected_at) index, so only the recent labs of each patient are read.
-        for chunk_start in range(0, len(after), 2000):
-            chunk = after[chunk_start:chunk_start + 2000]
-            conds.append(or_(*(and_(t.c.patient_id == p, t.c.collected_at > s)
-                               for p, s in chunk)))
+        for chunk in _chunks(every):
+            conds.append(t.c.patient_id.in_(chunk))
+        if after:
+            # One range read per patient on the (patient_id, collected_at) index, from the
+            # earliest cut-off; each patient's own cut-off is applied below.
+            oldest = min(since[p] for p in after)  # type: ignore[type-var]
+            for chunk in _chunks(after):
+                conds.append(and_(t.c.patient_id.in_(chunk), t.c.collected_at > oldest))
         for cond in conds:
-            rows = self.s.execute(select(t).where(cond)
+            rows = self.s.execute(select(*_cols(LabRecord, t)).where(cond)
                                   .order_by(t.c.patient_id, t.c.collected_at, t.c.id))
-            for r in rows:
-                out[r.patient_id].append(_record(LabRecord, r))
+            for r in _fast(LabRecord, rows):
+                cut = since[r.patient_id]
+                if cut is None or r.collected_at > cut:
+                    out[r.patient_id].append(r)
         return out
 
 

@@ -20,9 +20,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from tarla.adapters import orm
 from tarla.adapters.db import WRITE_OPTION
-from tarla.adapters.repositories import (SqlAdministrations, SqlAudit, SqlCourses, SqlEvents,
-                                         SqlInventory, SqlLabel, SqlLabs, SqlPatients,
-                                         SqlPreparations, SqlSites, SqlUsers)
+from tarla.adapters.repositories import (
+    SqlAdministrations,
+    SqlAudit,
+    SqlCourses,
+    SqlEvents,
+    SqlInventory,
+    SqlLabel,
+    SqlLabs,
+    SqlPatients,
+    SqlPreparations,
+    SqlSites,
+    SqlUsers,
+)
 from tarla.services import errors
 
 __all__ = ["SqlAlchemyUnitOfWork", "translate_errors"]

@@ -218,7 +218,7 @@ def _apply(w: _Walk, kind: EventKind, at: datetime) -> None:
         if at - w.t0 > _dilute_limit():
             w.flag(ViolationCode.DILUTED_AFTER_4H, at,
                    f"diluted {_hm(at - w.t0)} after reconstitution: the vial had to be diluted "
-                   "within 4 h, or discarded", prep.DILUTE_WITHIN)
+                   f"within {_span(_dilute_limit())}, or discarded", prep.DILUTE_WITHIN)
         w.phase, w.in_fridge = Phase.BAG, False
     elif kind is EventKind.REFRIGERATED:
         if w.in_fridge:
@@ -269,11 +269,18 @@ def _apply(w: _Walk, kind: EventKind, at: datetime) -> None:
         if not w.flagged_late_infusion and w.past_discard(at, inclusive=False):
             w.flagged_late_infusion = True
             w.flag(ViolationCode.INFUSION_AFTER_DISCARD, at, "infusion completed after the "
-                   "discard time (8 h of room-temperature time or 7 days from reconstitution)",
-                   prep.INFUSION_WITHIN_ROOM_TIME)
+                   f"discard time ({_span(_room_budget())} of room-temperature time or "
+                   f"{_span(_fridge_limit())} from reconstitution)", prep.INFUSION_WITHIN_ROOM_TIME)
         w.phase = Phase.INFUSED
     elif kind is EventKind.DISCARDED:
         w.phase, w.in_fridge = Phase.DISCARDED, False
+
+
+def _span(limit: timedelta) -> str:
+    """``4 h``, ``8 h``, ``7 days``: a label limit in the words of the label."""
+    if limit.days and not limit.seconds:
+        return f"{limit.days} days"
+    return f"{int(limit.total_seconds() // 3600)} h"
 
 
 def _hm(delta: timedelta) -> str:
@@ -323,7 +330,7 @@ def evaluate_clock(events: Sequence[ClockEvent], now: datetime, zone: tzinfo) ->
                   if discard < t0 + _fridge_limit() else prep.REFRIGERATED_LIMIT)
     elif walk.phase is Phase.VIAL and now_utc > dilute_by:
         walk.flag(ViolationCode.EXPIRED, dilute_by, "the reconstituted vial was not diluted "
-                  "within 4 h: discard it", prep.DILUTE_WITHIN)
+                  f"within {_span(_dilute_limit())}: discard it", prep.DILUTE_WITHIN)
     codes = {v[0] for v in walk.violations}
     if codes - {ViolationCode.EXPIRED}:
         status = ClockStatus.VIOLATION

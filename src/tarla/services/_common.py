@@ -14,9 +14,15 @@ from tarla.domain.errors import InvalidInput
 from tarla.label.toxicity import EventType
 from tarla.services.errors import Forbidden, NotFound
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import (AdministrationRecord, AdverseEventRecord, CourseHistory,
-                                    CourseRecord, LabRecord, PatientRecord, SiteRecord,
-                                    UserRecord)
+from tarla.services.records import (
+    AdministrationRecord,
+    AdverseEventRecord,
+    CourseHistory,
+    CourseRecord,
+    PatientRecord,
+    SiteRecord,
+    UserRecord,
+)
 from tarla.services.vocab import CourseStatus, Role
 
 __all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",

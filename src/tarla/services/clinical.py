@@ -18,14 +18,28 @@ from tarla.label import LABEL_VERSION
 from tarla.label.products import DOSES_MG
 from tarla.label.toxicity import EventType
 from tarla.services import audit
-from tarla.services._common import (actor_with, aware, course_or_404, not_after,
-                                    patient_or_404, record_json, refresh_course, site_by_code,
-                                    zone_of)
+from tarla.services._common import (
+    actor_with,
+    aware,
+    course_or_404,
+    not_after,
+    patient_or_404,
+    record_json,
+    refresh_course,
+    site_by_code,
+    zone_of,
+)
 from tarla.services.errors import AlreadyRecorded, Conflict, NotFound
 from tarla.services.label import ensure_label_version
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
-                                    CourseRecord, LabRecord, PatientRecord)
+from tarla.services.records import (
+    AdministrationRecord,
+    AdverseEventRecord,
+    AssessmentRecord,
+    CourseRecord,
+    LabRecord,
+    PatientRecord,
+)
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
 __all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",

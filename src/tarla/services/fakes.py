@@ -16,11 +16,23 @@ from typing import Any, Self, TypeVar
 
 from tarla.services.audit import GENESIS_HASH
 from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound
-from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
-                                    AuditRecord, CourseRecord, ExcursionRecord, LabRecord,
-                                    PatientRecord, PreparationEventRecord, PreparationRecord,
-                                    ScanRecord, SignoffRecord, SiteRecord, UserRecord,
-                                    VialRecord)
+from tarla.services.records import (
+    AdministrationRecord,
+    AdverseEventRecord,
+    AssessmentRecord,
+    AuditRecord,
+    CourseRecord,
+    ExcursionRecord,
+    LabRecord,
+    PatientRecord,
+    PreparationEventRecord,
+    PreparationRecord,
+    ScanRecord,
+    SignoffRecord,
+    SiteRecord,
+    UserRecord,
+    VialRecord,
+)
 from tarla.services.vocab import CourseStatus
 
 __all__ = ["FakeUnitOfWork", "FakeStore"]

@@ -18,10 +18,14 @@ from tarla.services import audit
 from tarla.services._common import actor_with, aware, course_or_404, record_json, site_by_code
 from tarla.services.errors import Conflict, Forbidden, NotFound
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import (ExcursionRecord, PreparationEventRecord, PreparationRecord,
-                                    ScanRecord, VialRecord)
-from tarla.services.vocab import (CourseStatus, PreparationEvent, PreparationStatus, Role,
-                                  VialStatus)
+from tarla.services.records import (
+    ExcursionRecord,
+    PreparationEventRecord,
+    PreparationRecord,
+    ScanRecord,
+    VialRecord,
+)
+from tarla.services.vocab import CourseStatus, PreparationEvent, PreparationStatus, Role, VialStatus
 
 __all__ = ["PreparationResult", "start_preparation", "advance_preparation",
            "check_preparation", "record_scan", "receive_vial", "record_excursion"]

@@ -15,11 +15,23 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, Self
 
-from tarla.services.records import (AdministrationRecord, AdverseEventRecord, AssessmentRecord,
-                                    AuditRecord, CourseRecord, ExcursionRecord, LabRecord,
-                                    PatientRecord, PreparationEventRecord, PreparationRecord,
-                                    ScanRecord, SignoffRecord, SiteRecord, UserRecord,
-                                    VialRecord)
+from tarla.services.records import (
+    AdministrationRecord,
+    AdverseEventRecord,
+    AssessmentRecord,
+    AuditRecord,
+    CourseRecord,
+    ExcursionRecord,
+    LabRecord,
+    PatientRecord,
+    PreparationEventRecord,
+    PreparationRecord,
+    ScanRecord,
+    SignoffRecord,
+    SiteRecord,
+    UserRecord,
+    VialRecord,
+)
 
 __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepository",
            "AdministrationRepository", "EventRepository", "LabRepository",

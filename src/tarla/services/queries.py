@@ -17,8 +17,16 @@ from zoneinfo import ZoneInfo
 from tarla.domain import course as core
 from tarla.domain.errors import InvalidInput
 from tarla.schemas.course import decision_to_json
-from tarla.services._common import (aware, course_input, course_or_404, history_for,
-                                    labs_since, patient_or_404, site_by_code, zone_of)
+from tarla.services._common import (
+    aware,
+    course_input,
+    course_or_404,
+    history_for,
+    labs_since,
+    patient_or_404,
+    site_by_code,
+    zone_of,
+)
 from tarla.services.errors import NotFound
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import CourseHistory

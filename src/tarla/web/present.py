@@ -82,3 +82,81 @@ def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
         base, adverse_events=(*base.adverse_events, core.AdverseEvent(etype, grade, onset, now)))
     out["resolved"] = decision_to_json(core.evaluate(resolved), zone)
     return out
+
+
+def _projected(course_start: Any, next_dose: dict[str, Any] | None, count: int,
+               ) -> list[dict[str, Any]]:
+    """The planned doses after the next one: the core's uninterrupted plan, shifted so that
+    it passes through the next dose's due date ("dates move with actual doses"). Only for a
+    next dose on the planned sequence; after a restart step-up the plan is re-decided."""
+    from datetime import date
+
+    from tarla.schemas.course import care_to_json
+
+    if next_dose is None or next_dose["kind"] not in ("planned", "restart_continue"):
+        return []
+    cycles = max(2, int(next_dose["cycle"]) + 3)
+    plan = core.plan_course(course_start, cycles)
+    idx = next((i for i, p in enumerate(plan) if p.slot.label == next_dose["slot"]), None)
+    if idx is None:
+        return []
+    shift = date.fromisoformat(next_dose["due_date"]) - plan[idx].date
+    out = []
+    for p in plan[idx + 1: idx + 1 + count]:
+        out.append({"slot": p.slot.label, "cycle": p.slot.cycle, "day": p.slot.day,
+                    "dose_mg": p.slot.dose_mg, "due_date": (p.date + shift).isoformat(),
+                    "care": care_to_json(p.care), "kind": "planned"})
+    return out
+
+
+def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
+                 projected: int = 4) -> dict[str, Any]:
+    """Everything the patient page shows, gathered in one read."""
+    from tarla.services._common import patient_or_404
+    from tarla.services.queries import evaluate_patient
+
+    with uow.readonly():
+        patient = patient_or_404(uow, patient_id)
+        site = uow.sites.get(patient.site_id)
+        assert site is not None
+        courses = uow.courses.for_patient(patient_id)
+        course = next((c for c in reversed(courses) if c.status != "discontinued"),
+                      courses[-1] if courses else None)
+        admins = uow.administrations.for_course(course.id) if course else []  # type: ignore[arg-type]
+        events = uow.events.for_course(course.id) if course else []  # type: ignore[arg-type]
+        labs = uow.labs.for_patient(patient_id)
+    zone = zone_of(site)
+    decision = evaluate_patient(uow, now=now, course_id=course.id) if course else None  # type: ignore[arg-type]
+    assessments = read.assessments(course.id) if course else []
+    preps = read.preparations_for_courses([course.id]).get(course.id, []) if course else []
+    names = read.user_names([a.nurse_id for a in admins] + [e.charted_by for e in events]
+                            + [x["charted_by"] for x in assessments])
+    timeline: list[dict[str, Any]] = []
+    slots = {h["input_index"]: h for h in (decision or {}).get("history", [])}
+    for i, a in enumerate(admins):
+        h = slots.get(i, {})
+        timeline.append({"at": a.started_at, "kind": "restart" if h.get("kind", a.kind)
+                         .startswith("restart") else "given",
+                         "title": f"{a.slot} · {a.dose_mg} mg given",
+                         "detail": (f"{a.kind.replace('_', ' ')}; nurse "
+                                    f"{names.get(a.nurse_id, a.nurse_id)}"
+                                    + (f"; ended {a.ended_at.astimezone(zone):%H:%M}"
+                                       if a.ended_at else ""))})
+    for e in events:
+        end = (f"resolved {e.resolved_at.astimezone(zone):%a %d %b %H:%M}" if e.resolved_at
+               else "ONGOING")
+        timeline.append({"at": e.onset, "kind": "held",
+                         "title": f"{e.type.replace('_', ' ')} grade {e.grade}",
+                         "detail": f"{end}; charted by {names.get(e.charted_by, e.charted_by)}"})
+    timeline.sort(key=lambda t: t["at"])
+    upcoming = []
+    if decision and decision.get("next_dose"):
+        upcoming.append({**decision["next_dose"], "care": decision["care"],
+                         "decision": decision["decision"], "next": True})
+        if decision["decision"] in ("give", "wait"):
+            upcoming += _projected(course.start_date, decision["next_dose"], projected)  # type: ignore[union-attr]
+    lab_rows = sorted(labs, key=lambda x: x.collected_at, reverse=True)
+    return {"patient": patient, "site": site, "zone": zone, "course": course,
+            "courses": courses, "decision": decision, "timeline": timeline,
+            "upcoming": upcoming, "labs": lab_rows, "assessments": assessments,
+            "preparations": [prep_summary(p, now, zone) for p in preps], "names": names}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "zz_web_0001"
 down_revision = "0002_inventory"
 branch_labels = None

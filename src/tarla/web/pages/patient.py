@@ -1,0 +1,119 @@
+"""Patients: search, enrol, and one patient's course (timeline, decisions, labs, calendar)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from tarla.domain.errors import InvalidInput, NotEnoughInformation
+from tarla.services import clinical
+from tarla.services.errors import ServiceError
+from tarla.services.vocab import Role
+from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.calendar import course_calendar
+from tarla.web.pages.common import errors_of, render, site_in_view, web_of
+from tarla.web.present import patient_view
+
+__all__ = ["router", "ENROL_ROLES"]
+
+router = APIRouter(include_in_schema=False)
+ENROL_ROLES = (Role.PHYSICIAN, Role.SCHEDULER, Role.ADMIN)
+
+
+@router.get("/patients")
+def patients(request: Request, q: str = "", site: str | None = None,
+             user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    web = web_of(request)
+    chosen, sites = site_in_view(request, user, site)
+    rows = web.read.search_patients(chosen.id, q[:100])
+    return render(request, "patients.html", {"nav": "patients", "rows": rows, "q": q,
+                                             "site": chosen, "sites": sites,
+                                             "can_enrol": user.has(*ENROL_ROLES)})
+
+
+def _enrol_form(request: Request, values: dict[str, Any], errors: dict[str, str],
+                status: int = 200, site: Any = None) -> Response:
+    return render(request, "enrol.html", {"nav": "patients", "v": values, "errors": errors,
+                                          "site": site}, status=status)
+
+
+@router.get("/patients/new")
+def enrol_page(request: Request, user: CurrentUser = allow(*ENROL_ROLES)) -> Response:
+    chosen, _ = site_in_view(request, user)
+    today = web_of(request).now().astimezone(ZoneInfo(chosen.timezone))
+    return _enrol_form(request, {"start_date": today.date().isoformat(),
+                                 "diagnosis": "ES-SCLC", "progressed": "yes"}, {}, site=chosen)
+
+
+def _parse_date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(field, "is not a date (YYYY-MM-DD)" if text.strip()
+                           else "is required") from None
+
+
+@router.post("/patients/new")
+def enrol_submit(request: Request, mrn: str = Form(""), family_name: str = Form(""),
+                 given_name: str = Form(""), birth_date: str = Form(""),
+                 diagnosis: str = Form(""), progressed: str = Form(""),
+                 start_date: str = Form(""), off_label_reason: str = Form(""),
+                 user: CurrentUser = allow(*ENROL_ROLES)) -> Response:
+    web = web_of(request)
+    chosen, _ = site_in_view(request, user)
+    values = {"mrn": mrn, "family_name": family_name, "given_name": given_name,
+              "birth_date": birth_date, "diagnosis": diagnosis, "progressed": progressed,
+              "start_date": start_date, "off_label_reason": off_label_reason}
+    errors: dict[str, str] = {}
+    for name in ("mrn", "family_name", "given_name", "diagnosis"):
+        if not values[name].strip():
+            errors[name] = "is required"
+        elif len(values[name]) > 100:
+            errors[name] = "is too long (100 characters at most)"
+    if progressed not in ("yes", "no"):
+        errors["progressed"] = "answer yes or no"
+    parsed: dict[str, date] = {}
+    for name in ("birth_date", "start_date"):
+        try:
+            parsed[name] = _parse_date(values[name], name)
+        except InvalidInput as exc:
+            errors[name] = exc.message
+    if errors:
+        return _enrol_form(request, values, errors, 422, chosen)
+    try:
+        result = clinical.enrol_patient(
+            web.uow(), site_code=chosen.code, mrn=mrn.strip(), family_name=family_name.strip(),
+            given_name=given_name.strip(), birth_date=parsed["birth_date"],
+            diagnosis=diagnosis.strip(), progressed_after_platinum=progressed == "yes",
+            start_date=parsed["start_date"], actor=user.username, now=web.now(),
+            off_label_reason=off_label_reason.strip() or None)
+    except (InvalidInput, NotEnoughInformation, ServiceError, ValidationError) as exc:
+        return _enrol_form(request, values, errors_of(exc), 409 if isinstance(
+            exc, ServiceError) else 422, chosen)
+    return RedirectResponse(f"/patients/{result.patient_id}?enrolled=1", status_code=303)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: int, enrolled: int = 0,
+                 user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    web = web_of(request)
+    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=web.now())
+    return render(request, "patient.html", {"nav": "patients", **view,
+                                            "flash": "Patient enrolled." if enrolled else None})
+
+
+@router.get("/patients/{patient_id}/course.ics")
+def patient_calendar(request: Request, patient_id: int,
+                     user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    web = web_of(request)
+    now = web.now()
+    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=now)
+    body = course_calendar(patient_id=patient_id, upcoming=view["upcoming"], zone=view["zone"],
+                           site_name=view["site"].name, now=now)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="imdelltra-{patient_id}.ics"'})

@@ -1,0 +1,125 @@
+"""The bag label and the compounding worksheet as real PDFs, read back with poppler.
+
+``pdftotext`` and ``pdftoppm`` (Debian poppler-utils) are required: a missing tool is a
+failure, not a skip. PNG renderings are kept in ``test-artifacts/`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tarla.cli import main
+
+GS = "\x1d"
+RECORD = {
+    "timezone": "America/New_York", "now": "2026-12-15T08:45:00-05:00",
+    "patient": {"name": "DOE, Jane", "mrn": "MRN-0042", "birth_date": "1958-04-02"},
+    "order": {"dose_mg": 10, "order_id": "RX-7781", "slot": "C1D8", "prescriber": "Dr A. Smith"},
+    "events": [{"event": "reconstituted", "at": "2026-12-15T08:00:00-05:00"},
+               {"event": "bag_prepared", "at": "2026-12-15T08:30:00-05:00"}],
+    "scans": [{"component": "drug",
+               "raw": f"]d20100355513077019172712311012345A{GS}21SERIAL01"},
+              {"component": "ivss", "gtin": "00355513077019", "lot": "IV778",
+               "expiry": "2027-06-30"}],
+    "prepared_by": "P. Pharmacist", "checked_by": "T. Technician", "bag_material": "polyolefin",
+}
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is required (apt-get install poppler-utils); this test must not skip"
+    return path
+
+
+def render(kind: str, record: dict, out: Path, tmp_path: Path) -> Path:
+    source = tmp_path / f"{kind}.json"
+    source.write_text(json.dumps(record))
+    code = main(["label", kind, str(source), "--out", str(out)])
+    assert code == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    return out
+
+
+def text_of(pdf: Path) -> str:
+    result = subprocess.run([tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True,
+                            text=True, check=True)
+    return " ".join(result.stdout.split())
+
+
+def pngs(pdf: Path, artifacts: Path, stem: str) -> list[Path]:
+    for old in artifacts.glob(f"{stem}-*.png"):
+        old.unlink()
+    subprocess.run([tool("pdftoppm"), "-png", "-r", "110", str(pdf), str(artifacts / stem)],
+                   check=True, capture_output=True)
+    images = sorted(artifacts.glob(f"{stem}-*.png"))
+    assert images and all(p.stat().st_size > 5000 for p in images)
+    return images
+
+
+def test_bag_label_shows_patient_dose_discard_time_and_lot(tmp_path, artifacts, capsys):
+    pdf = render("bag", RECORD, artifacts / "bag-label-10mg.pdf", tmp_path)
+    text = text_of(pdf)
+    for expected in ("DOE, Jane", "MRN-0042", "10 mg", "250.2 mL", "250 mL/h", "60 min",
+                     "DISCARD AFTER", "Tue 15 Dec 2026 16:00", "EST (UTC-05:00)",
+                     "Latest infusion start: Tue 15 Dec 2026 15:00 EST",
+                     "DO NOT RE-REFRIGERATE", "12345A", "IV778", "20–25 °C", "µg/mL",
+                     "P. Pharmacist", "T. Technician"):
+        assert expected in text, expected
+    images = pngs(pdf, artifacts, "bag-label-10mg")
+    assert len(images) == 1  # one label, one page
+
+
+def test_bag_label_discard_time_after_spring_forward_shows_edt(tmp_path, artifacts, capsys):
+    record = {**RECORD, "now": "2026-03-08T01:00:00-05:00",
+              "order": {"dose_mg": 1, "order_id": "RX-1", "slot": "C1D1"},
+              "events": [{"event": "reconstituted", "at": "2026-03-07T21:30:00-05:00"},
+                         {"event": "bag_prepared", "at": "2026-03-07T21:45:00-05:00"}],
+              "scans": [{"component": "drug",
+                         "raw": "(01)00355513059015(17)271231(10)LOT1MG(21)S1"}]}
+    pdf = render("bag", record, artifacts / "bag-label-1mg-dst.pdf", tmp_path)
+    text = text_of(pdf)
+    assert "1 mg" in text and "250.1 mL" in text and "LOT1MG" in text
+    assert "Sun 08 Mar 2026 06:30" in text and "EDT (UTC-04:00)" in text
+    assert "Sat 07 Mar 2026 21:30 EST" in text  # reconstituted before the change
+    pngs(pdf, artifacts, "bag-label-1mg-dst")
+
+
+def test_worksheet_shows_recipe_volumes_scans_times_and_sign_off(tmp_path, artifacts, capsys):
+    pdf = render("worksheet", RECORD, artifacts / "worksheet-10mg.pdf", tmp_path)
+    text = text_of(pdf)
+    for expected in ("compounding worksheet", "DOE, Jane", "MRN-0042", "RX-7781", "C1D8",
+                     "NDC 55513-077-01", "00355513077019", "12345A", "2027-12-31", "SERIAL01",
+                     "IV778", "accepted (scanned)", "accepted (typed)",
+                     "4.4 mL", "17 mL", "13 mL", "4.2 mL", "against the glass wall",
+                     "Remove air", "Prime the IV line", "2.4 mg/mL", "polyolefin",
+                     "Closed system transfer devices", "Never reconstitute",
+                     "Reconstituted", "Tue 15 Dec 2026 08:00 EST", "Dilute by",
+                     "Tue 15 Dec 2026 12:00 EST", "DISCARD AFTER", "Tue 15 Dec 2026 16:00 EST",
+                     "Latest infusion start", "Prepared by", "P. Pharmacist", "Checked by",
+                     "T. Technician"):
+        assert expected in text, expected
+    pngs(pdf, artifacts, "worksheet-10mg")
+
+
+def test_worksheet_lists_clock_violations(tmp_path, artifacts, capsys):
+    record = {**RECORD, "now": "2026-12-15T13:00:00-05:00",
+              "events": [{"event": "reconstituted", "at": "2026-12-15T08:00:00-05:00"},
+                         {"event": "bag_prepared", "at": "2026-12-15T12:30:00-05:00"}]}
+    text = text_of(render("worksheet", record, tmp_path / "late.pdf", tmp_path))
+    assert "DILUTED_AFTER_4H" in text
+    assert "diluted 4 h 30 min after reconstitution" in text
+
+
+@pytest.mark.parametrize("kind", ["bag", "worksheet"])
+def test_unwritable_output_path_is_exit_2(tmp_path, kind, capsys):
+    source = tmp_path / "record.json"
+    source.write_text(json.dumps(RECORD))
+    with pytest.raises(SystemExit) as exit_:
+        main(["label", kind, str(source), "--out", str(tmp_path / "missing" / "x.pdf")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("error: out: ")
