@@ -67,3 +67,13 @@ def test_ruff_finds_nothing() -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_cli_command_map_names_every_registered_command() -> None:
+    from tarla.cli import COMMANDS, GROUPS, build_parser
+
+    for group in GROUPS:
+        parser = build_parser((group,))
+        action = next(a for a in parser._actions if a.dest == "command")
+        for command in action.choices:  # type: ignore[union-attr]
+            assert COMMANDS.get(command) == group, f"{command} is registered by {group}"

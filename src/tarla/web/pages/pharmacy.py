@@ -32,7 +32,7 @@ from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.pages.common import (FormErrors, errors_of, is_htmx, local_moment, render,
                                     site_in_view, wall_now, web_of)
-from tarla.web.present import DONE_STATUSES, prep_summary
+from tarla.web.present import prep_summary
 
 __all__ = ["router", "normalise_scan", "PHARMACIST_EVENTS"]
 
@@ -317,5 +317,3 @@ def worksheet_pdf(request: Request, preparation_id: int,
                   user: CurrentUser = pharmacist) -> Response:
     return _pdf(request, preparation_id, "worksheet")
 
-
-_ = DONE_STATUSES
