@@ -1,9 +1,360 @@
-"""Records API (patients, administrations, assessments, preparations)."""
+"""Records API under ``/api/v1``: worklist, patients, labs, administrations, assessments and
+preparations. Each write is one use case of :mod:`tarla.services` (with its audit entry); the
+route checks the role first and the service checks it again.
+
+Roles: enrol = physician/scheduler/admin; labs = nurse/physician/pharmacist; administrations
+= nurse; assessments = nurse/physician; preparations (start, events, scans, check) =
+pharmacist, and the independent check must be a different pharmacist than the preparer.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from tarla.domain.errors import InvalidInput
+from tarla.domain.grading import grade_crs, grade_icans
+from tarla.schemas.toxicity import CrsInput, IcansInput
+from tarla.services import clinical, pharmacy
+from tarla.services.audit import jsonable
+from tarla.services.errors import NotFound
+from tarla.services.queries import evaluate_patient, worklist
+from tarla.services.vocab import Role
+from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.pages.common import site_in_view, web_of
+from tarla.web.pages.patient import ENROL_ROLES
+from tarla.web.pages.pharmacy import (PHARMACIST_EVENTS, drug_scan_ok, start_for_next_dose,
+                                      verify_and_record)
+from tarla.web.overrides import require_release
+from tarla.web.present import prep_summary
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+_P = {"description": "Problem details (RFC 9457)",
+      "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+router = APIRouter(prefix="/api/v1", tags=["records"],
+                   responses={code: _P for code in (400, 401, 403, 404, 409, 422)})
+reader = allow(*ANY_ROLE)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnrolIn(_In):
+    mrn: str = Field(min_length=1, max_length=64)
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    diagnosis: str = Field(min_length=1, max_length=100)
+    progressed_after_platinum: bool
+    start_date: date
+    off_label_reason: str | None = Field(default=None, max_length=2000)
+    site: str | None = Field(default=None, max_length=32)
+
+
+class LabIn(_In):
+    test: str = Field(min_length=1, max_length=32)
+    value: float = Field(allow_inf_nan=False)
+    unit: str = Field(min_length=1, max_length=32)
+    collected_at: AwareDatetime
+    uln: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    lln: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    baseline: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class AdministrationIn(_In):
+    started_at: AwareDatetime
+    dose_mg: StrictInt
+    ended_at: AwareDatetime | None = None
+    slot: str | None = Field(default=None, max_length=16)
+    infusion_site: str | None = Field(default=None, max_length=64)
+    preparation_id: StrictInt | None = None
+    idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
+
+
+class CrsAssessmentIn(_In):
+    kind: Literal["CRS"]
+    inputs: CrsInput
+    assessed_at: AwareDatetime
+    grade: StrictInt | None = Field(default=None, description="the grade the assessor saw; "
+                                    "refused if the inputs give another")
+
+
+class IcansAssessmentIn(_In):
+    kind: Literal["ICANS"]
+    inputs: IcansInput
+    assessed_at: AwareDatetime
+    grade: StrictInt | None = None
+
+
+AssessmentIn = Annotated[CrsAssessmentIn | IcansAssessmentIn, Field(discriminator="kind")]
+
+
+class PreparationIn(_In):
+    course_id: StrictInt
+
+
+class PreparationEventIn(_In):
+    event: Literal["reconstituted", "bag_prepared", "refrigerated", "removed_from_refrigerator",
+                   "infusion_started", "infusion_completed", "discarded"]
+    at: AwareDatetime | None = None
+    expected_version: StrictInt | None = None
+
+
+class ScanIn(_In):
+    scan: str = Field(min_length=1, max_length=500)
+    component: Literal["drug", "ivss"] = "drug"
+
+
+class CheckIn(_In):
+    expected_version: StrictInt | None = None
+
+
+def _created(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(jsonable(body), status_code=201)
+
+
+# --------------------------------------------------------------------------- worklist, patients
+
+
+@router.get("/worklist", summary="Doses due at a site on a date, each with its decision")
+def api_worklist(request: Request, site: str | None = Query(default=None, max_length=32),
+                 on: date | None = Query(default=None, alias="date"),
+                 user: CurrentUser = reader) -> dict[str, Any]:
+    web = web_of(request)
+    chosen, _ = site_in_view(request, user, site)
+    return worklist(web.uow(), site_code=chosen.code, now=web.now(), on=on).to_json()
+
+
+@router.get("/patients", summary="Search patients by name or MRN")
+def api_patients(request: Request, q: str = Query(default="", max_length=100),
+                 site: str | None = Query(default=None, max_length=32),
+                 user: CurrentUser = reader) -> dict[str, Any]:
+    chosen, _ = site_in_view(request, user, site)
+    rows = web_of(request).read.search_patients(chosen.id, q)
+    return {"site": chosen.code, "patients": jsonable(rows)}
+
+
+@router.post("/patients", status_code=201, summary="Enrol a patient and open a course")
+def api_enrol(req: EnrolIn, request: Request,
+              user: CurrentUser = allow(*ENROL_ROLES)) -> JSONResponse:
+    web = web_of(request)
+    chosen, _ = site_in_view(request, user, req.site)
+    if (req.off_label_reason or "").strip() and not user.has(Role.PHYSICIAN):
+        from tarla.web.problems import Problem
+
+        raise Problem(403, "Forbidden", "only a physician documents the reason for off-label "
+                      "use (it overrides the off-label warning)",
+                      [{"field": "off_label_reason", "message": "needs physician"}], kind="role")
+    r = clinical.enrol_patient(
+        web.uow(), site_code=chosen.code, mrn=req.mrn, family_name=req.family_name,
+        given_name=req.given_name, birth_date=req.birth_date, diagnosis=req.diagnosis,
+        progressed_after_platinum=req.progressed_after_platinum, start_date=req.start_date,
+        actor=user.username, now=web.now(), off_label_reason=req.off_label_reason)
+    return _created({"patient_id": r.patient_id, "course_id": r.course_id,
+                     "next_due_date": r.next_due_date, "warnings": list(r.warnings)})
+
+
+@router.get("/patients/{patient_id}", summary="One patient, the courses and the decision now")
+def api_patient(patient_id: int, request: Request,
+                user: CurrentUser = reader) -> dict[str, Any]:
+    web = web_of(request)
+    uow = web.uow()
+    with uow.readonly():
+        patient = uow.patients.get(patient_id)
+        if patient is None:
+            raise NotFound("patient_id", f"no patient {patient_id}")
+        courses = uow.courses.for_patient(patient_id)
+    evaluation = evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id) \
+        if courses else None
+    return {"patient": jsonable(patient), "courses": jsonable(courses),
+            "evaluation": evaluation}
+
+
+@router.get("/patients/{patient_id}/evaluation", summary="The evaluate contract for the "
+            "patient's current course, from the records")
+def api_evaluation(patient_id: int, request: Request,
+                   user: CurrentUser = reader) -> dict[str, Any]:
+    web = web_of(request)
+    return evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id)
+
+
+@router.get("/patients/{patient_id}/labs", summary="Every lab on record, with CTCAE grades")
+def api_labs(patient_id: int, request: Request, user: CurrentUser = reader) -> dict[str, Any]:
+    uow = web_of(request).uow()
+    with uow.readonly():
+        if uow.patients.get(patient_id) is None:
+            raise NotFound("patient_id", f"no patient {patient_id}")
+        labs = uow.labs.for_patient(patient_id)
+    return {"patient_id": patient_id, "labs": jsonable(labs)}
+
+
+@router.post("/patients/{patient_id}/labs", status_code=201, summary="Chart one lab value")
+def api_record_lab(patient_id: int, req: LabIn, request: Request,
+                   user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN, Role.PHARMACIST),
+                   ) -> JSONResponse:
+    web = web_of(request)
+    r = clinical.record_lab(web.uow(), patient_id=patient_id, test=req.test, value=req.value,
+                            unit=req.unit, collected_at=req.collected_at, actor=user.username,
+                            now=web.now(), uln=req.uln, lln=req.lln, baseline=req.baseline)
+    return _created({"lab_id": r.lab_id, "test": r.test, "ctcae_grade": r.ctcae_grade,
+                     "ctcae_term": r.ctcae_term})
+
+
+# --------------------------------------------------------------------------- courses
+
+
+@router.get("/courses/{course_id}/administrations", summary="Doses given in a course")
+def api_administrations(course_id: int, request: Request,
+                        user: CurrentUser = reader) -> dict[str, Any]:
+    uow = web_of(request).uow()
+    with uow.readonly():
+        if uow.courses.get(course_id) is None:
+            raise NotFound("course_id", f"no treatment course {course_id}")
+        rows = uow.administrations.for_course(course_id)
+    return {"course_id": course_id, "administrations": jsonable(rows)}
+
+
+@router.post("/courses/{course_id}/administrations", status_code=201,
+             summary="Record a dose as given (idempotent with idempotency_key)")
+def api_record_administration(course_id: int, req: AdministrationIn, request: Request,
+                              user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
+    web = web_of(request)
+    require_release(web.read.engine, evaluate_patient(web.uow(), now=web.now(),
+                                                      course_id=course_id),
+                    "recorded as given")
+    r = clinical.record_administration(
+        web.uow(), course_id=course_id, started_at=req.started_at, dose_mg=req.dose_mg,
+        actor=user.username, now=web.now(), ended_at=req.ended_at, slot=req.slot,
+        infusion_site=req.infusion_site, preparation_id=req.preparation_id,
+        idempotency_key=req.idempotency_key)
+    response = _created({"administration_id": r.administration_id, "course_id": r.course_id,
+                         "slot": r.slot, "cycle": r.cycle, "day": r.day,
+                         "dose_mg": r.dose_mg, "kind": r.kind, "started_at": r.started_at,
+                         "next_due_date": r.next_due_date, "course_status": r.course_status,
+                         "warnings": list(r.warnings), "replayed": r.replayed})
+    if r.replayed:
+        response.status_code = 200
+    return response
+
+
+@router.get("/courses/{course_id}/assessments", summary="CRS/ICANS assessments of a course")
+def api_assessments(course_id: int, request: Request,
+                    user: CurrentUser = reader) -> dict[str, Any]:
+    web = web_of(request)
+    uow = web.uow()
+    with uow.readonly():
+        if uow.courses.get(course_id) is None:
+            raise NotFound("course_id", f"no treatment course {course_id}")
+    return {"course_id": course_id, "assessments": jsonable(web.read.assessments(course_id))}
+
+
+@router.post("/courses/{course_id}/assessments", status_code=201,
+             summary="Record a CRS or ICANS assessment (graded by ASTCT 2019)")
+def api_record_assessment(course_id: int, req: AssessmentIn,
+                          request: Request,
+                          user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    # Grade here first with the contract's models, so bad inputs name their field.
+    if isinstance(req, CrsAssessmentIn):
+        grade_crs(**req.inputs.model_dump())
+    else:
+        grade_icans(**req.inputs.model_dump())
+    r = clinical.record_assessment(
+        web.uow(), course_id=course_id, kind=req.kind,
+        inputs=req.inputs.model_dump(mode="json", exclude_none=True),
+        assessed_at=req.assessed_at, actor=user.username, now=web.now(), grade=req.grade)
+    return _created({"assessment_id": r.assessment_id, "kind": r.kind, "grade": r.grade,
+                     "system": r.system, "drivers": list(r.drivers),
+                     "adverse_event_id": r.adverse_event_id, "course_status": r.course_status})
+
+
+# --------------------------------------------------------------------------- preparations
+
+
+def _prep_json(request: Request, preparation_id: int) -> dict[str, Any]:
+    web = web_of(request)
+    uow = web.uow()
+    with uow.readonly():
+        prep = uow.preparations.get(preparation_id)
+        if prep is None:
+            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        site = uow.sites.get(prep.site_id)
+        assert site is not None
+    zone = ZoneInfo(site.timezone)
+    rows = web.read.preparations_for_courses([prep.course_id]).get(prep.course_id, [])
+    row = next(r for r in rows if r["id"] == preparation_id)
+    summary = prep_summary(row, web.now(), zone)
+    return {"preparation": jsonable(prep), "events": jsonable(row["events"]),
+            "clock": summary["clock"], "clock_error": summary["clock_error"],
+            "scans": jsonable(web.read.scans(preparation_id)), "timezone": site.timezone}
+
+
+@router.post("/preparations", status_code=201,
+             summary="Start a preparation of the course's next dose (pharmacist)")
+def api_start_preparation(req: PreparationIn, request: Request,
+                          user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
+    r = start_for_next_dose(web_of(request), req.course_id, user.username)
+    return JSONResponse(jsonable(_prep_json(request, r.preparation_id)), status_code=201)
+
+
+@router.get("/preparations/{preparation_id}", summary="A preparation, its events, clock, scans")
+def api_preparation(preparation_id: int, request: Request,
+                    user: CurrentUser = reader) -> dict[str, Any]:
+    return _prep_json(request, preparation_id)
+
+
+@router.post("/preparations/{preparation_id}/events",
+             summary="Record an in-use clock event (bench events: pharmacist; infusion "
+                     "start/complete: nurse or pharmacist)")
+def api_preparation_event(preparation_id: int, req: PreparationEventIn, request: Request,
+                          user: CurrentUser = allow(Role.PHARMACIST, Role.NURSE),
+                          ) -> dict[str, Any]:
+    web = web_of(request)
+    if req.event in PHARMACIST_EVENTS and not user.has(Role.PHARMACIST):
+        from tarla.web.problems import Problem
+
+        raise Problem(403, "Forbidden", f"{req.event} is recorded by a pharmacist",
+                      [{"field": "role", "message": "needs pharmacist"}], kind="role")
+    if req.event == "reconstituted" and not drug_scan_ok(web.read.scans(preparation_id)):
+        raise InvalidInput("event", "scan the drug vial first: it must be accepted for the "
+                                    "ordered dose before reconstitution")
+    pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=req.event,
+                                 at=req.at or web.now(), actor=user.username, now=web.now(),
+                                 expected_version=req.expected_version)
+    return _prep_json(request, preparation_id)
+
+
+@router.post("/preparations/{preparation_id}/scans", status_code=201,
+             summary="Verify a scanned component against the preparation's dose and store it; "
+                     "a refusal is stored too (verdict 'refuse'), an unreadable scan is 422")
+def api_preparation_scan(preparation_id: int, req: ScanIn, request: Request,
+                         user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
+    web = web_of(request)
+    uow = web.uow()
+    with uow.readonly():
+        prep = uow.preparations.get(preparation_id)
+        if prep is None:
+            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        site = uow.sites.get(prep.site_id)
+        assert site is not None
+    result = verify_and_record(web, preparation_id=preparation_id, dose_mg=prep.dose_mg,
+                               zone=ZoneInfo(site.timezone), raw=req.scan,
+                               component=req.component, actor=user.username)
+    return JSONResponse(result, status_code=201)
+
+
+@router.post("/preparations/{preparation_id}/check",
+             summary="The independent check by a second pharmacist (not the preparer)")
+def api_preparation_check(preparation_id: int, req: CheckIn, request: Request,
+                          user: CurrentUser = allow(Role.PHARMACIST)) -> dict[str, Any]:
+    web = web_of(request)
+    pharmacy.check_preparation(web.uow(), preparation_id=preparation_id, actor=user.username,
+                               now=web.now(), expected_version=req.expected_version)
+    return _prep_json(request, preparation_id)

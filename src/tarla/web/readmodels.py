@@ -26,6 +26,10 @@ class ReadModels:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def preparations_for_courses(self, course_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         """Preparations of each course, newest first, each with its clock events in order."""
         if not course_ids:

@@ -9,6 +9,7 @@ service (``record_assessment`` cross-checks the grade the nurse saw).
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
 from tarla.web.pages.common import (FormErrors, errors_of, local_moment, render, wall_now,
                                     web_of)
+from tarla.web.overrides import override_for, record_override, require_release
 from tarla.web.present import next_dose_if
 
 __all__ = ["router", "crs_inputs", "icans_inputs", "BEDSIDE_ROLES"]
@@ -157,6 +159,8 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
     ready = [p for p in preps if p["status"] in ("checked", "in_use", "stored")]
     nd = decision.get("next_dose") or {}
     wall = wall_now(now, zone)
+    override = override_for(web.read.engine, course_id,
+                            date.fromisoformat(decision["as_of_date"]))
     ctx: dict[str, Any] = {
         "nav": "today", "d": decision, "patient": patient, "course_id": course_id,
         "zone": zone, "ready_preps": ready,
@@ -172,7 +176,9 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
         "CONSCIOUSNESS_WORDS": CONSCIOUSNESS_WORDS, "SEIZURE_WORDS": SEIZURE_WORDS,
         "MOTOR_WORDS": MOTOR_WORDS, "EDEMA_WORDS": EDEMA_WORDS,
         "can_give": user.has(Role.NURSE), "ongoing": ongoing, "resolve_errors": {},
-        "wall_now": wall,
+        "wall_now": wall, "override": override, "override_errors": {},
+        "override_names": web.read.user_names([override.decided_by] if override else []),
+        "can_override": user.has(Role.PHYSICIAN) and decision["decision"] == "hold",
     }
     ctx.update(extra)
     return render(request, "bedside.html", ctx, status=status)
@@ -183,7 +189,8 @@ def bedside_page(request: Request, course_id: int, saved: str | None = None,
                  user: CurrentUser = bedside) -> Response:
     flash = {"dose": "Dose recorded.", "crs": "CRS assessment saved.",
              "icans": "ICANS assessment saved.",
-             "resolved": "Event marked resolved."}.get(saved or "")
+             "resolved": "Event marked resolved.",
+             "override": "Hold overridden for today by physician order."}.get(saved or "")
     return _page(request, user, course_id, flash=flash)
 
 
@@ -219,6 +226,7 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
     prep_id = values.get("preparation_id", "").strip()
     if not errors:
         try:
+            require_release(web.read.engine, decision, "recorded as given")
             result = clinical.record_administration(
                 web.uow(), course_id=course_id, started_at=started, dose_mg=dose,  # type: ignore[arg-type]
                 ended_at=ended, actor=user.username, now=web.now(),
@@ -327,3 +335,33 @@ def _resolve(request: Request, course_id: int, event_id: int, user: CurrentUser,
         errors.update(errors_of(exc))
         return _page(request, user, course_id, status=422, resolve_errors=errors)
     return RedirectResponse(f"/bedside/{course_id}?saved=resolved", status_code=303)
+
+
+@router.post("/bedside/{course_id}/override")
+async def override_hold(request: Request, course_id: int,
+                        user: CurrentUser = allow(Role.PHYSICIAN)) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_override, request, course_id, user, form)
+
+
+def _override(request: Request, course_id: int, user: CurrentUser, form: Any) -> Response:
+    from tarla.web.overrides import hold_rules
+
+    web = web_of(request)
+    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    errors = FormErrors()
+    if decision["decision"] != "hold":
+        errors["decision"] = (f"the decision is {decision['decision']}, not hold: nothing to "
+                              "override")
+    else:
+        try:
+            record_override(web.uow(), course_id=course_id,
+                            for_date=date.fromisoformat(decision["as_of_date"]),
+                            reason=str(form.get("reason") or ""),
+                            held_by=hold_rules(decision), actor=user.username, now=web.now())
+        except (InvalidInput, ServiceError) as exc:
+            errors.update(errors_of(exc))
+    if errors:
+        return _page(request, user, course_id, status=422, override_errors=errors,
+                     override_v={"reason": str(form.get("reason") or "")})
+    return RedirectResponse(f"/bedside/{course_id}?saved=override", status_code=303)

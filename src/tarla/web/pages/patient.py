@@ -77,6 +77,8 @@ def enrol_submit(request: Request, mrn: str = Form(""), family_name: str = Form(
             errors[name] = "is too long (100 characters at most)"
     if progressed not in ("yes", "no"):
         errors["progressed"] = "answer yes or no"
+    if off_label_reason.strip() and not user.has(Role.PHYSICIAN):
+        errors["off_label_reason"] = "only a physician documents the reason for off-label use"
     parsed: dict[str, date] = {}
     for name in ("birth_date", "start_date"):
         try:

@@ -34,7 +34,8 @@ from tarla.web.pages.common import (FormErrors, errors_of, is_htmx, local_moment
                                     site_in_view, wall_now, web_of)
 from tarla.web.present import prep_summary
 
-__all__ = ["router", "normalise_scan", "PHARMACIST_EVENTS"]
+__all__ = ["router", "normalise_scan", "PHARMACIST_EVENTS", "start_for_next_dose",
+           "verify_and_record", "drug_scan_ok"]
 
 router = APIRouter(include_in_schema=False)
 pharmacist = allow(Role.PHARMACIST)
@@ -82,20 +83,45 @@ async def start(request: Request, user: CurrentUser = pharmacist) -> Response:
 
 
 def _start(request: Request, user: CurrentUser, form: Any) -> Response:
-    web = web_of(request)
     raw = str(form.get("course_id") or "")
     if not raw.isdigit():
         raise InvalidInput("course_id", "choose a due dose to prepare")
-    course_id = int(raw)
-    # The order is the course engine's next dose, not a number typed on the bench.
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    nd = decision.get("next_dose")
-    if decision["decision"] in ("hold", "discontinue") or nd is None:
-        raise InvalidInput("course_id", f"the next dose is not to be given "
-                                        f"({decision['decision']}): nothing to prepare")
-    result = pharmacy.start_preparation(web.uow(), course_id=course_id, dose_mg=nd["dose_mg"],
-                                        actor=user.username, now=web.now())
+    result = start_for_next_dose(web_of(request), int(raw), user.username)
     return RedirectResponse(f"/pharmacy/preparations/{result.preparation_id}", status_code=303)
+
+
+def start_for_next_dose(web: Any, course_id: int, actor: str) -> Any:
+    """Open a preparation of the course's next dose. The order is the course engine's next
+    dose, never a number typed on the bench; a held or discontinued course gets none."""
+    from tarla.web.overrides import require_release
+
+    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    require_release(web.read.engine, decision, "prepared")
+    nd = decision.get("next_dose")
+    if nd is None:
+        raise InvalidInput("course_id", "the course has no next dose: nothing to prepare")
+    return pharmacy.start_preparation(web.uow(), course_id=course_id, dose_mg=nd["dose_mg"],
+                                      actor=actor, now=web.now())
+
+
+def verify_and_record(web: Any, *, preparation_id: int, dose_mg: int, zone: ZoneInfo,
+                      raw: str, component: str, actor: str) -> dict[str, Any]:
+    """Verify one scan for the preparation's dose and store it with its verdict. An
+    unreadable scan raises :class:`ParseError` and stores nothing."""
+    try:
+        expect = Component(component)
+    except ValueError:
+        raise InvalidInput("component", f"{component!r} is not drug or ivss") from None
+    now = web.now()
+    scanned, verdict = check_scan(normalise_scan(raw), label_catalog(), dose_mg=dose_mg,
+                                  expect=expect, at=now, zone=zone)
+    result = scan_to_json(scanned, verdict)
+    result["scan_id"] = pharmacy.record_scan(
+        web.uow(), preparation_id=preparation_id, gtin=scanned.gtin, component=expect.value,
+        verdict=result["verdict"], actor=actor, now=now, lot=scanned.lot,
+        expiry=scanned.expiry, serial=scanned.serial,
+        reasons=[r["text"] for r in result["reasons"]])
+    return result
 
 
 # --------------------------------------------------------------------------- one preparation
@@ -125,7 +151,7 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
     names = web.read.user_names([prep.prepared_by, prep.checked_by]
                                 + [s["scanned_by"] for s in scans])
     done = {e["event"] for e in row["events"]}
-    accepted_drug = _drug_ok(scans)
+    accepted_drug = drug_scan_ok(scans)
     return {"prep": prep, "row": row, "summary": summary, "course": course,
             "patient": patient, "site": site, "zone": zone, "decision": decision,
             "recipe": prepare_to_json(plan_preparation(prep.dose_mg)), "scans": scans,
@@ -133,7 +159,7 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
             "wall_now": wall_now(now, zone), "events": PHARMACIST_EVENTS}
 
 
-def _drug_ok(scans: list[dict[str, Any]]) -> bool:
+def drug_scan_ok(scans: list[dict[str, Any]]) -> bool:
     """The latest scan of the drug vial was accepted."""
     drug = [s for s in scans if s["component"] == Component.DRUG.value]
     return bool(drug) and drug[-1]["verdict"] == "accept"
@@ -170,30 +196,21 @@ async def scan(request: Request, preparation_id: int, user: CurrentUser = pharma
 def _scan(request: Request, preparation_id: int, user: CurrentUser, form: Any) -> Response:
     web = web_of(request)
     ctx = _load(request, preparation_id)
-    raw = normalise_scan(str(form.get("scan") or ""))
-    try:
-        component = Component(str(form.get("component") or "drug"))
-    except ValueError:
-        raise InvalidInput("component", "is drug or ivss") from None
     result, error = None, None
     try:
-        scanned, verdict = check_scan(raw, label_catalog(), dose_mg=ctx["prep"].dose_mg,
-                                      expect=component, at=ctx["now"], zone=ctx["zone"])
+        result = verify_and_record(web, preparation_id=preparation_id,
+                                   dose_mg=ctx["prep"].dose_mg, zone=ctx["zone"],
+                                   raw=str(form.get("scan") or ""),
+                                   component=str(form.get("component") or "drug"),
+                                   actor=user.username)
     except ParseError as exc:
-        error = f"Could not read the barcode: {exc.message}. Scan again, or type the GS1 " \
-                "text printed under the barcode."
-    else:
-        result = scan_to_json(scanned, verdict)
-        pharmacy.record_scan(web.uow(), preparation_id=preparation_id, gtin=scanned.gtin,
-                             component=component.value, verdict=result["verdict"],
-                             actor=user.username, now=web.now(), lot=scanned.lot,
-                             expiry=scanned.expiry, serial=scanned.serial,
-                             reasons=[r["text"] for r in result["reasons"]])
+        error = (f"Could not read the barcode: {exc.message}. Scan again, or type the GS1 "
+                 "text printed under the barcode.")
     status = 200 if error is None else 422
-    if is_htmx(request):
+    if is_htmx(request):  # htmx swaps only 2xx answers: the refusal is in the content
         fresh = _load(request, preparation_id)
         return render(request, "partials/scan_result.html",
-                      {**fresh, "scan_result": result, "scan_error": error}, status=status)
+                      {**fresh, "scan_result": result, "scan_error": error})
     return _page(request, user, preparation_id, status=status, scan_result=result,
                  scan_error=error)
 
