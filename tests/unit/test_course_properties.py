@@ -10,7 +10,8 @@ from course_builders import ADULT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tarla.domain.course import Administration, CourseInput, DecisionAction, DoseKind, evaluate
+from tarla.domain.course import (Administration, CourseInput, DecisionAction, DoseKind, evaluate,
+                                 resume_point)
 
 ZONES = st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney",
                          "America/Los_Angeles", "Asia/Kolkata", "UTC"]).map(ZoneInfo)
@@ -108,3 +109,42 @@ def test_decisions_never_change_when_administrations_are_shuffled(start, zone, s
         (b.action, b.next_dose, b.care, b.reasons, b.warnings, b.pending_checks)
     assert [(g.started_at, g.slot, g.kind) for g in a.history] == \
         [(g.started_at, g.slot, g.kind) for g in b.history]
+
+
+@settings(max_examples=80, deadline=None)
+@given(DAYS, ZONES, HISTORIES, st.integers(min_value=0, max_value=40), st.data())
+def test_resuming_from_a_stored_last_dose_gives_the_same_decision(start, zone, steps, extra_days,
+                                                                  data):
+    given_: list[Administration] = []
+    day = start
+    for gap, mg, t in steps:
+        day = day + timedelta(days=gap)
+        given_.append(Administration(_moment(day, t, zone), mg))
+    as_of = _moment(day + timedelta(days=extra_days), time(23, 30), zone)
+    full = evaluate(CourseInput(as_of, zone, ADULT, tuple(given_)))
+    if not full.history:
+        return
+    cut = data.draw(st.integers(min_value=0, max_value=len(full.history) - 1))
+    stored = full.history[cut]
+    prior = resume_point(stored.started_at, stored.dose_mg, stored.slot.index, stored.kind,
+                         stored.restart_step, zone)
+    recent = tuple(Administration(g.started_at, g.dose_mg) for g in full.history[cut + 1:])
+    resumed = evaluate(CourseInput(as_of, zone, ADULT, recent, prior=prior))
+    assert (resumed.action, resumed.next_dose, resumed.care, resumed.reasons,
+            resumed.pending_checks) == (full.action, full.next_dose, full.care, full.reasons,
+                                        full.pending_checks)
+    assert [(g.slot, g.kind) for g in resumed.history] == \
+        [(g.slot, g.kind) for g in full.history[cut + 1:]]
+
+
+def test_a_dose_not_after_the_stored_last_dose_is_refused() -> None:
+    zone = ZoneInfo("America/New_York")
+    prior = resume_point(datetime(2026, 12, 8, 9, tzinfo=zone), 10, 1, "planned", 0, zone)
+    import pytest
+
+    from tarla.domain.errors import InvalidInput
+    with pytest.raises(InvalidInput) as err:
+        evaluate(CourseInput(datetime(2026, 12, 20, 9, tzinfo=zone), zone, ADULT,
+                             (Administration(datetime(2026, 12, 8, 9, tzinfo=zone), 10),),
+                             prior=prior))
+    assert err.value.field == "administrations[0].started_at"

@@ -34,7 +34,7 @@ from tarla.label.toxicity import EventType
 __all__ = [
     "Administration", "AdverseEvent", "LabResult", "Patient", "Policy", "CourseInput",
     "DoseKind", "DecisionAction", "GivenDose", "NextDose", "Warning", "Decision", "PlannedDose",
-    "derive_slots", "evaluate", "plan_course", "slot_at", "local_date",
+    "derive_slots", "evaluate", "plan_course", "slot_at", "local_date", "resume_point",
 ]
 
 
@@ -93,6 +93,10 @@ class CourseInput:
     adverse_events: Sequence[AdverseEvent] = ()
     labs: Sequence[LabResult] = ()
     policy: Policy = field(default_factory=Policy)
+    #: The last dose given *before* ``administrations``, as an earlier derivation found it
+    #: (see :func:`resume_point`). Lets a caller that stored the course state pass only the
+    #: doses since, instead of the whole history; decisions are the same either way.
+    prior: GivenDose | None = None
 
 
 # --------------------------------------------------------------------------- outputs
@@ -336,19 +340,29 @@ def _chronological(administrations: Sequence[Administration]) -> list[int]:
 
 
 def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
+                 prior: GivenDose | None = None,
                  ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
     """Each administration's slot, derived from the sequence and Table 4; plus deviations.
 
     Input order does not matter. Deviations from the label (a dose other than the one due,
     a dose given before its interval) are real history: accepted and reported as warnings.
+    With ``prior`` (the last dose before these), derivation continues from it; the result
+    then holds only the doses passed in.
     """
     order = _chronological(administrations)
     given: list[GivenDose] = []
     warnings: list[Warning] = []
-    last: GivenDose | None = None
+    last: GivenDose | None = prior
     one_mg, step_up, step, family_of, slots = _ONE_MG, _STEP_UP, _step, _family, _SLOT_CACHE
     last_ord = last_index = last_dose = last_step = 0
     last_family = _FAMILY_1MG
+    if prior is not None:
+        last_ord, last_index = prior.local_date.toordinal(), prior.slot.index
+        last_dose, last_step, last_family = prior.dose_mg, prior.restart_step, prior.family
+        if order and administrations[order[0]].started_at <= prior.started_at:
+            raise InvalidInput(f"administrations[{order[0]}].started_at",
+                               "is not after the last dose already on record "
+                               f"({prior.started_at.isoformat()})")
     for i in order:
         adm = administrations[i]
         on = adm.started_at.astimezone(zone).date()
@@ -397,6 +411,20 @@ def _deviations(last: GivenDose | None, on: date, dose_given: int) -> list[Warni
             f"the previous dose; it was not due until {exp.due_date.isoformat()}",
             rule.rule, rule.tag))
     return out
+
+
+def resume_point(started_at: datetime, dose_mg: int, slot_index: int, kind: DoseKind | str,
+                 restart_step: int, zone: tzinfo) -> GivenDose:
+    """Rebuild the derived state of a recorded dose (what :func:`derive_slots` gave it) so a
+    later evaluation can start from it via :attr:`CourseInput.prior`."""
+    started = _aware(started_at, "prior.started_at")
+    if dose_mg not in DOSES_MG:
+        raise InvalidInput("prior.dose_mg", f"{dose_mg} is not a tarlatamab dose")
+    if slot_index < 0 or restart_step not in (0, 1, 2):
+        raise InvalidInput("prior.slot_index", "is not a derived slot")
+    slot = slot_at(slot_index)
+    return GivenDose(-1, started, started.astimezone(zone).date(), dose_mg, slot,
+                     DoseKind(kind), restart_step, _family(slot, dose_mg, restart_step), dose_mg)
 
 
 # --------------------------------------------------------------------------- care choice
@@ -462,9 +490,10 @@ def evaluate(inp: CourseInput) -> Decision:
     as_of = _aware(inp.as_of, "as_of")
     _validate_administrations(inp.administrations, as_of)
     today = local_date(as_of, inp.zone)
-    history, deviations = derive_slots(inp.administrations, inp.zone)
-    last = history[-1] if history else None
-    tox = assess(inp, history, today)
+    history, deviations = derive_slots(inp.administrations, inp.zone, inp.prior)
+    chain = (inp.prior, *history) if inp.prior is not None else history
+    last = chain[-1] if chain else None
+    tox = assess(inp, chain, today)
 
     exp = _expect(last, today)
     due = exp.due_date if exp.due_date is not None else today
