@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export TARLA_DATABASE_URL ?= sqlite:///$(CURDIR)/var/tarla.sqlite3
 
-.PHONY: run test install install-test system-deps demo bench lint clean
+.PHONY: run test install install-test system-deps bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## make run: set up and start Tarla
+## make run: set up, migrate, load demo data, serve the web app and print its URL
 run: install
-	$(BIN)/tarla demo
+	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh
 
 ## make test: install what the suites need and run every suite
 test: install-test system-deps
@@ -34,8 +34,10 @@ test: install-test system-deps
 system-deps:
 	./scripts/system-deps.sh
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/worklist.py
+	$(BIN)/python bench/http.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

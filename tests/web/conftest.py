@@ -32,7 +32,10 @@ STAFF = {"rn.alvarez": ("Rosa Alvarez, RN", ("nurse",)),
          "rph.berg": ("Lars Berg, PharmD", ("pharmacist",)),
          "dr.khan": ("Dr Aisha Khan", ("physician",)),
          "sched.lee": ("Min Lee", ("scheduler",)),
-         "admin": ("Site administrator", ("admin",))}
+         "admin": ("Site administrator", ("admin",)),
+         # holds every role, so the API fuzzing below reaches every operation
+         "qa.all": ("QA, every role", ("nurse", "pharmacist", "physician", "scheduler",
+                                       "admin"))}
 ROLES = ("nurse", "pharmacist", "physician", "scheduler", "admin")
 
 

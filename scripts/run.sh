@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make run`: migrate the embedded SQLite database, load the demo site once, give the demo
+# users fresh passwords (printed), then serve the web app and print its URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+mkdir -p var
+
+echo "== Database: ${TARLA_DATABASE_URL}"
+$BIN/tarla db upgrade
+
+if $BIN/tarla worklist --site DEMO --json >/dev/null 2>&1; then
+  echo "== Demo site DEMO is already loaded (delete var/ to start over)"
+else
+  echo "== Loading the demo site"
+  $BIN/tarla demo-data --site DEMO --patients "${DEMO_PATIENTS:-21}"
+fi
+
+echo "== Demo users (passwords are new on every start)"
+$BIN/tarla demo-users
+
+echo
+echo "== Tarla is starting: open http://${HOST}:${PORT}/ in a browser and sign in as a user above."
+echo "   Stop with Ctrl-C. The command line is .venv/bin/tarla (try: .venv/bin/tarla demo)."
+echo
+exec $BIN/tarla serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
