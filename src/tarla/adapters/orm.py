@@ -87,6 +87,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+DOSE_KINDS = ("planned", "restart_continue", "restart_step_up")  # tarla.domain.course.DoseKind
+
+
 def _in(column: str, allowed: tuple[str, ...] | tuple[int, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in allowed)})"
 
@@ -188,6 +191,12 @@ class TreatmentCourse(Base):
         CheckConstraint(_in("status", values(CourseStatus)), name="status"),
         # The worklist reads only the courses due on a date at a site.
         Index("ix_treatment_courses_worklist", "site_id", "next_due_date"),
+        CheckConstraint(f"last_kind IS NULL OR {_in('last_kind', DOSE_KINDS)}",
+                        name="last_kind"),
+        # The resume point is all or nothing (NULL: derive from the whole history).
+        CheckConstraint("last_slot_index IS NULL OR (last_dose_at IS NOT NULL AND "
+                        "last_dose_mg IS NOT NULL AND last_kind IS NOT NULL AND "
+                        "last_restart_step IS NOT NULL)", name="resume_point"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -200,6 +209,13 @@ class TreatmentCourse(Base):
     next_due_date: Mapped[date | None] = mapped_column(Date)
     last_dose_at: Mapped[datetime | None]
     doses_given: Mapped[int] = mapped_column(Integer, default=0)
+    # The core's derivation of the last dose (tarla.domain.course.resume_point), kept by the
+    # same write as last_dose_at: the worklist resumes from it instead of re-deriving every
+    # dose of the course. NULL when no dose is on record (or it could not be derived).
+    last_slot_index: Mapped[int | None] = mapped_column(Integer)
+    last_restart_step: Mapped[int | None] = mapped_column(Integer)
+    last_kind: Mapped[str | None] = mapped_column(String(20))
+    last_dose_mg: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -212,10 +228,11 @@ class Administration(Base):
         UniqueConstraint("course_id", "slot_seq"),  # a dose slot is recorded as given once
         UniqueConstraint("idempotency_key"),
         CheckConstraint(_in("dose_mg", (1, 10)), name="dose_mg"),
-        CheckConstraint(_in("kind", ("planned", "restart_continue", "restart_step_up")),
-                        name="kind"),
+        CheckConstraint(_in("kind", DOSE_KINDS), name="kind"),
         CheckConstraint("slot_seq >= 0", name="slot_seq"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
+        # The worklist reads only the doses after a course's stored last dose.
+        Index("ix_administrations_course_started", "course_id", "started_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))

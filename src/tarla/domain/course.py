@@ -303,9 +303,11 @@ def _expect(last: GivenDose | None, on: date) -> _Expectation:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> None:
-    """Types, doses and times of each administration (duplicates are found while sorting)."""
+def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> list[float]:
+    """Types, doses and times of each administration (duplicates are found while sorting).
+    Returns each start as a POSIX timestamp, for sorting."""
     limit = as_of.timestamp()
+    stamps: list[float] = []
     for i, adm in enumerate(items):
         started = adm.started_at
         if not isinstance(started, datetime) or started.utcoffset() is None:
@@ -315,18 +317,20 @@ def _validate_administrations(items: Sequence[Administration], as_of: datetime) 
             allowed = " or ".join(str(d) for d in DOSES_MG)
             raise InvalidInput(f"administrations[{i}].dose_mg",
                                f"{dose} is not a tarlatamab dose ({allowed})")
-        if started.timestamp() > limit:
+        stamp = started.timestamp()
+        stamps.append(stamp)
+        if stamp > limit:
             raise InvalidInput(f"administrations[{i}].started_at",
                                f"{started.isoformat()} is after as_of {as_of.isoformat()}")
         if adm.ended_at is not None:
             ended = _aware(adm.ended_at, f"administrations[{i}].ended_at")
             if ended < started:
                 raise InvalidInput(f"administrations[{i}].ended_at", "is before started_at")
+    return stamps
 
 
-def _chronological(administrations: Sequence[Administration]) -> list[int]:
+def _chronological(stamps: list[float]) -> list[int]:
     """Indices in time order; two administrations at the same instant are refused."""
-    stamps = [a.started_at.timestamp() for a in administrations]
     order = sorted(range(len(stamps)), key=stamps.__getitem__)
     for prev, cur in zip(order, order[1:]):
         if stamps[prev] == stamps[cur]:
@@ -349,7 +353,13 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
     With ``prior`` (the last dose before these), derivation continues from it; the result
     then holds only the doses passed in.
     """
-    order = _chronological(administrations)
+    return _derive(administrations, zone, prior,
+                   [a.started_at.timestamp() for a in administrations])
+
+
+def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: GivenDose | None,
+            stamps: list[float]) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
+    order = _chronological(stamps)
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     last: GivenDose | None = prior
@@ -488,9 +498,9 @@ def evaluate(inp: CourseInput) -> Decision:
     from tarla.domain.toxicity import assess
 
     as_of = _aware(inp.as_of, "as_of")
-    _validate_administrations(inp.administrations, as_of)
+    stamps = _validate_administrations(inp.administrations, as_of)
     today = local_date(as_of, inp.zone)
-    history, deviations = derive_slots(inp.administrations, inp.zone, inp.prior)
+    history, deviations = _derive(inp.administrations, inp.zone, inp.prior, stamps)
     chain = (inp.prior, *history) if inp.prior is not None else history
     last = chain[-1] if chain else None
     tox = assess(inp, chain, today)

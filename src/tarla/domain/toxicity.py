@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
@@ -40,9 +40,11 @@ GRADED_TESTS = frozenset({"ANC", "platelets", "hemoglobin", "lymphocytes", "ALT"
 _COUNT_TESTS = frozenset({"ANC", "platelets", "lymphocytes"})
 
 
-@dataclass(frozen=True, slots=True)
-class GradedLab:
-    index: int
+class GradedLab(NamedTuple):
+    """One lab of the input with its CTCAE grade (a NamedTuple: built for every lab of every
+    evaluation)."""
+
+    input_index: int
     test: str
     collected_at: datetime
     value: float
@@ -149,8 +151,8 @@ def _latest(graded: Sequence[GradedLab]) -> dict[str, GradedLab]:
     for lab in graded:
         if lab.counts:
             current = latest.get(lab.test)
-            if current is None or (lab.collected_at, lab.index) > (current.collected_at,
-                                                                   current.index):
+            if current is None or (lab.collected_at, lab.input_index) > (current.collected_at,
+                                                                   current.input_index):
                 latest[lab.test] = lab
     return latest
 
@@ -197,7 +199,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
             elif ev.type is EventType.FEBRILE_NEUTROPENIA:
                 anc = [g for g in graded if g.test == "ANC" and g.collected_at >= ev.onset
                        and g.value_si is not None]
-                anc.sort(key=lambda g: (g.collected_at, g.index))
+                anc.sort(key=lambda g: (g.collected_at, g.input_index))
                 threshold = rule.resume_threshold_e9_per_l
                 assert threshold is not None
                 if not anc or _si(anc[-1]) < threshold:

@@ -162,7 +162,7 @@ def decision_to_json(decision: core.Decision, zone: ZoneInfo) -> dict[str, Any]:
     for lab in decision.lab_grades:
         grade = lab.grade
         labs.append({
-            "index": lab.index, "test": lab.test,
+            "index": lab.input_index, "test": lab.test,
             "collected_at": _stamp(lab.collected_at, zone), "value": lab.value,
             "unit": lab.unit, "counts_for_next_dose": lab.counts,
             "term": grade.term if grade else None, "grade": grade.grade if grade else None,
