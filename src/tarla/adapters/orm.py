@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from tarla.domain.course import DoseKind
 from tarla.label.toxicity import EventType
 from tarla.services.vocab import (
     AssessmentKind,
@@ -87,7 +88,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-DOSE_KINDS = ("planned", "restart_continue", "restart_step_up")  # tarla.domain.course.DoseKind
+DOSE_KINDS = values(DoseKind)
 
 
 def _in(column: str, allowed: tuple[str, ...] | tuple[int, ...]) -> str:

@@ -313,7 +313,7 @@ def _validate_administrations(items: Sequence[Administration], as_of: datetime) 
         if not isinstance(started, datetime) or started.utcoffset() is None:
             _aware(started, f"administrations[{i}].started_at")
         dose = adm.dose_mg
-        if dose not in DOSES_MG or isinstance(dose, bool):
+        if type(dose) is not int or dose not in DOSES_MG:
             allowed = " or ".join(str(d) for d in DOSES_MG)
             raise InvalidInput(f"administrations[{i}].dose_mg",
                                f"{dose} is not a tarlatamab dose ({allowed})")

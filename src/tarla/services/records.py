@@ -69,6 +69,11 @@ class CourseRecord:
     next_due_date: date | None = None
     last_dose_at: datetime | None = None
     doses_given: int = 0
+    # The core's derivation of the last dose given: where the worklist resumes (_common.py).
+    last_slot_index: int | None = None
+    last_restart_step: int | None = None
+    last_kind: str | None = None
+    last_dose_mg: int | None = None
     version: int = 1
     id: int | None = None
 

@@ -1,0 +1,152 @@
+"""End-to-end: a real uvicorn server (as ``make run`` starts it) over a temporary SQLite
+database, migrated and loaded with the demo site, driven by Debian's Chromium through
+Playwright. Chromium missing is a FAILURE, never a skip. Screenshots: test-artifacts/e2e/.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from helpers import ARTIFACTS
+
+CHROMIUM = os.environ.get("TARLA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PASSWORD = "e2e demo password"
+ZONE = "America/New_York"
+SHOTS = ARTIFACTS / "e2e"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tarla(args: list[str], env: dict[str, str]) -> str:
+    exe = Path(sys.executable).with_name("tarla")
+    done = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"tarla {' '.join(args)} failed ({done.returncode}): {done.stderr}",
+                    pytrace=False)
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a live server over a fresh demo database."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    env = {**os.environ, "TARLA_DATABASE_URL": f"sqlite:///{tmp / 'tarla.sqlite3'}",
+           "TARLA_SITE": "DEMO"}
+    env.pop("TARLA_DEBUG", None)
+    # The demo's morning (08:00 local) must already be past, whatever the hour of the run.
+    demo_day = (datetime.now(ZoneInfo(ZONE)) - timedelta(hours=9)).date()
+    _tarla(["db", "upgrade"], env)
+    _tarla(["demo-data", "--patients", "14", "--seed", "1", "--today", demo_day.isoformat(),
+            "--timezone", ZONE], env)
+    users = json.loads(_tarla_demo_users(env))
+    (tmp / "users.json").write_text(json.dumps(users))
+    port = _free_port()
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tarla.web.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level",
+         "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail(f"the server did not start: {(tmp / 'server.log').read_text()}",
+                        pytrace=False)
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _tarla_demo_users(env: dict[str, str]) -> str:
+    """``tarla demo-users`` (run through its module until the lead wires it into the CLI)."""
+    code = ("import sys; from tarla.cli import _io; from tarla.cli.web import register;"
+            "p = _io.ArgumentParser(prog='tarla'); s = p.add_subparsers(dest='command');"
+            "register(s); sys.exit(_io.run(p.parse_args(sys.argv[1:])))")
+    done = subprocess.run([sys.executable, "-c", code, "demo-users", "--password", PASSWORD,
+                           "--json"], env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail(f"demo-users failed: {done.stderr}", pytrace=False)
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install it with "
+                    "scripts/system-deps.sh (the e2e suite never skips)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    except Exception as exc:  # noqa: BLE001 - fail loudly with the reason
+        pw.stop()
+        pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}", pytrace=False)
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture
+def new_page(browser, server):  # type: ignore[no-untyped-def]
+    """Make a page in a fresh context (own cookies), tablet-sized."""
+    contexts = []
+
+    def make():  # type: ignore[no-untyped-def]
+        ctx = browser.new_context(viewport={"width": 1180, "height": 820},
+                                  base_url=server, accept_downloads=True)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/today")
+    page.wait_for_url("**/sign-in**")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/today**")
