@@ -95,6 +95,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "server.log").write_text((tmp / "server.log").read_text())
 
 
 def _tarla_demo_users(env: dict[str, str]) -> str:

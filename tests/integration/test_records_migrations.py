@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from tarla.adapters.db import make_engine
-from tarla.adapters.migrate import current_revision, head_revision, upgrade
+from tarla.adapters.migrate import current_revision, downgrade, head_revision, upgrade
 from tarla.adapters.orm import Base
+from tarla.bootstrap import bootstrap
 
 FIRST = "0001_initial"
 
@@ -56,18 +57,93 @@ def test_migrates_forward_over_a_database_holding_data(empty_database_url: str) 
             "INSERT INTO administrations (id, course_id, slot_seq, slot, cycle, day, dose_mg, "
             "kind, started_at, nurse_id, recorded_at) VALUES "
             "(1, 1, 0, 'C1D1', 1, 1, 1, 'planned', :t, 1, :t)"), {"t": now})
+        _second_course_with_a_restart(conn, now)
     engine.dispose()
 
     assert upgrade(url) == head_revision()
+    _assert_resume_columns_backfilled(url)
 
     engine = make_engine(url)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT username, active FROM users")).one() == ("rn", True)
-        assert conn.execute(text("SELECT slot, dose_mg FROM administrations")).one() == \
+        assert conn.execute(text("SELECT slot, dose_mg FROM administrations WHERE id = 1")).one() == \
             ("C1D1", 1)
         conn.execute(text(
             "INSERT INTO vials (site_id, gtin, lot, serial, expiry, component, strength_mg, "
             "status, received_at) VALUES (1, '00355513059015', 'L1', 'S1', '2027-12-31', "
             "'drug', 1, 'in_stock', :t)"), {"t": now})
         assert conn.execute(text("SELECT count(*) FROM vials")).scalar() == 1
+    engine.dispose()
+
+
+def _second_course_with_a_restart(conn: Connection, now: datetime) -> None:
+    """Patient 2: 1 mg, 10 mg a week later, then 7 weeks off: the third dose is the Table 4
+    restart 1 mg step-up, which only a derivation of the whole sequence can tell. Patient 3:
+    enrolled, nothing given yet."""
+    for pid in (2, 3):
+        conn.execute(text(
+            "INSERT INTO patients (id, site_id, mrn, family_name, given_name, birth_date, "
+            "diagnosis, progressed_after_platinum, version, created_at, updated_at) VALUES "
+            f"({pid}, 1, 'M{pid}', 'Doe', 'J', '1958-04-02', 'ES-SCLC', true, 1, :t, :t)"),
+            {"t": now})
+        conn.execute(text(
+            "INSERT INTO treatment_courses (id, patient_id, site_id, label_version, policy, "
+            "status, start_date, next_due_date, doses_given, version, created_at, updated_at) "
+            f"VALUES ({pid}, {pid}, 1, 'US-PI-2025-11', '{{}}', 'active', '2026-01-05', "
+            "'2026-01-12', 0, 1, :t, :t)"), {"t": now})
+    doses = ((datetime(2026, 1, 5, 14, 0, tzinfo=UTC), 1, "C1D1", 1, 1),
+             (datetime(2026, 1, 12, 14, 0, tzinfo=UTC), 10, "C1D8", 1, 8),
+             (datetime(2026, 3, 2, 15, 0, tzinfo=UTC), 1, "C1D15", 1, 15))
+    for seq, (at, mg, slot, cycle, day) in enumerate(doses):
+        conn.execute(text(
+            "INSERT INTO administrations (id, course_id, slot_seq, slot, cycle, day, dose_mg, "
+            "kind, started_at, nurse_id, recorded_at) VALUES "
+            f"({10 + seq}, 2, {seq}, '{slot}', {cycle}, {day}, {mg}, 'planned', :t, 1, :t)"),
+            {"t": at})
+
+
+def _assert_resume_columns_backfilled(url: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, doses_given, last_slot_index, last_restart_step, last_kind, "
+            "last_dose_mg FROM treatment_courses ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (1, 1, 0, 0, "planned", 1),
+        (2, 3, 2, 1, "restart_step_up", 1),
+        (3, 0, None, None, None, None),
+    ]
+    app = bootstrap(database_url=url)
+    try:
+        with app.uow().readonly() as uow:
+            second, third = uow.courses.get(2), uow.courses.get(3)
+    finally:
+        app.close()
+    assert second is not None and third is not None
+    assert second.last_dose_at == datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert third.last_dose_at is None
+
+
+def test_migration_0003_goes_down_and_up_again_over_data(empty_database_url: str) -> None:
+    url = empty_database_url
+    upgrade(url, "zz_web_0001")
+    engine = make_engine(url)
+    now = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sites (id, code, name, timezone, policy, created_at) "
+                          "VALUES (1, 'NYC', 'NYC', 'America/New_York', '{}', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO users (id, username, display_name, site_id, created_at) "
+                          "VALUES (1, 'rn', 'RN', 1, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO label_versions (id, source, registered_at) "
+                          "VALUES ('US-PI-2025-11', 'x', :t)"), {"t": now})
+        _second_course_with_a_restart(conn, now)
+    engine.dispose()
+    assert upgrade(url) == "0003_course_resume"
+    assert downgrade(url, "zz_web_0001") == "zz_web_0001"
+    assert upgrade(url) == head_revision()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT last_kind FROM treatment_courses WHERE id = 2")
+                            ).scalar() == "restart_step_up"
     engine.dispose()

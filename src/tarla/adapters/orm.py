@@ -49,8 +49,9 @@ from tarla.services.vocab import (
     values,
 )
 
-__all__ = ["Base", "UtcDateTime", "Site", "User", "UserRole", "Patient", "LabelVersion",
-           "LabelRule", "LabelSignoff", "LabelSignoffRule", "TreatmentCourse", "Administration",
+__all__ = ["Base", "UtcDateTime", "as_utc", "RAW_TIMESTAMP", "UtcMemo", "Site", "User",
+           "UserRole", "Patient", "LabelVersion", "LabelRule", "LabelSignoff",
+           "LabelSignoffRule", "TreatmentCourse", "Administration",
            "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
            "PreparationScan", "Vial", "VialExcursion", "AuditEntry", "AuditHead",
            "GENESIS_HASH", "UNIQUE_MESSAGES", "CHECK_MESSAGES"]
@@ -83,9 +84,36 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands back the naive UTC it stored)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: What :class:`UtcDateTime` stores, read without its per-value processing: bulk reads that
+#: tag many equal timestamps once (:class:`UtcMemo`) select through this.
+RAW_TIMESTAMP = DateTime(timezone=True)
+
+
+class UtcMemo:
+    """:func:`as_utc` with a memory, for one bulk read: a lab panel's rows share one timestamp,
+    so most values are converted once instead of once per row."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: dict[datetime, datetime] = {}
+
+    def __call__(self, value: datetime) -> datetime:
+        out = self.seen.get(value)
+        if out is None:
+            out = self.seen[value] = as_utc(value)
+        return out
+
+    def maybe(self, value: datetime | None) -> datetime | None:
+        return None if value is None else self(value)
 
 
 DOSE_KINDS = values(DoseKind)

@@ -1,22 +1,39 @@
 """SQLAlchemy repositories: copy table rows into the service records and back.
 
 Record fields and columns share their names, so :func:`_record` / :func:`_apply` copy them
-generically. Reads for the worklist use Core selects over many courses at once (one query per
-table) instead of one ORM load per course.
+generically. The worklist's reads (:class:`SqlWorklist`) are Core selects of only the columns
+the core needs, over all due courses at once (one query per table), each reading only what
+came after a course's stored last dose, and build the core's inputs straight from the rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import (
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tarla.adapters import orm
+from tarla.adapters.orm import UtcMemo
+from tarla.domain import course as core
+from tarla.label.toxicity import EventType
 from tarla.services.errors import Conflict
 from tarla.services.records import (
     AdministrationRecord,
@@ -24,6 +41,7 @@ from tarla.services.records import (
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
@@ -38,7 +56,8 @@ from tarla.services.records import (
 from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
-           "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit"]
+           "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit",
+           "SqlWorklist"]
 
 R = TypeVar("R")
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -387,3 +406,103 @@ class SqlAudit(_Base):
     def count(self) -> int:
         return int(self.s.scalar(select(func.count()).select_from(orm.AuditEntry)) or 0)
 
+
+
+def _raw(column: Any) -> Any:
+    return type_coerce(column, orm.RAW_TIMESTAMP).label(column.name)
+
+
+#: Before any dose: the cut-off of a course with no stored last dose (read everything).
+_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+class SqlWorklist(_Base):
+    """The worklist's reads (see :class:`tarla.services.ports.WorklistReads`).
+
+    Each course's cut-off is its stored ``last_dose_at``, joined in by primary key, so the
+    doses and labs read are ranges on ``(course_id, started_at)`` and ``(patient_id,
+    collected_at)``. A read-only unit of work is one snapshot (SQLite's read transaction,
+    PostgreSQL's REPEATABLE READ), so the cut-offs are those of the courses just read.
+    Rows are fetched whole (``.all()``: iterating a result fetches one row per call), and
+    timestamps are read raw and tagged UTC through a memo (:class:`~tarla.adapters.orm.UtcMemo`):
+    a lab panel's six rows, or a day's doses, share one value."""
+
+    _C = orm.TreatmentCourse.__table__
+    _CUT = case((_C.c.last_slot_index.is_(None), literal(_EPOCH, orm.UtcDateTime())),
+                else_=_C.c.last_dose_at)
+
+    def due(self, site_id: int, on: date) -> list[DueCourse]:
+        c, p = self._C, orm.Patient.__table__
+        rows = self.s.execute(
+            select(c.c.id, c.c.patient_id, p.c.mrn, p.c.family_name, p.c.given_name,
+                   p.c.birth_date, p.c.diagnosis, p.c.progressed_after_platinum,
+                   p.c.off_label_reason, cast(c.c.policy, Text), c.c.next_due_date,
+                   c.c.last_dose_at,
+                   c.c.last_slot_index, c.c.last_restart_step, c.c.last_kind, c.c.last_dose_mg)
+            .join(p, p.c.id == c.c.patient_id)
+            .where(c.c.site_id == site_id, c.c.next_due_date <= on,
+                   c.c.status != CourseStatus.DISCONTINUED.value)
+            .order_by(c.c.next_due_date, c.c.id)).all()
+        policies: dict[str, dict[str, Any]] = {}  # a site's courses share a few policies
+        out = []
+        for r in rows:
+            policy = policies.get(r[9])
+            if policy is None:
+                policy = policies[r[9]] = json.loads(r[9])
+            out.append(DueCourse(*r[:9], policy, *r[10:]))  # type: ignore[call-arg, misc]
+        return out
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # PostgreSQL plans the join to the cut-offs as a hash join over the whole table (it
+        # cannot estimate the cut-off): a LATERAL subquery makes it one index range per
+        # course, as SQLite's nested loop does by itself (SQLite has no LATERAL).
+        self._lateral = session.get_bind().dialect.name == "postgresql"
+
+    def _per_course(self, rows: Select[Any], key: Any, at: Any) -> Select[Any]:
+        """``rows`` (correlated to the course table) for each course, with the course id
+        first; ordered by course, then ``at``, then ``key``."""
+        c = self._C
+        if self._lateral:
+            # OFFSET 0: keeps PostgreSQL from flattening the subquery back into a join.
+            sub = rows.add_columns(key.label("_key"), at.label("_at")).offset(0).lateral("r")
+            cols = [sub.c[n] for n in sub.c.keys() if n not in ("_key", "_at")]
+            return (select(c.c.id, *cols).select_from(c.join(sub, true()))
+                    .order_by(c.c.id, sub.c._at, sub.c._key))
+        return rows.with_only_columns(c.c.id, *rows.selected_columns).order_by(c.c.id, at, key)
+
+    def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
+        out: dict[int, list[core.Administration]] = defaultdict(list)
+        a, c, adm, utc = orm.Administration.__table__, self._C, core.Administration, UtcMemo()
+        rows_ = select(_raw(a.c.started_at), a.c.dose_mg, _raw(a.c.ended_at)).where(
+            a.c.course_id == c.c.id, a.c.started_at > self._CUT)
+        query = self._per_course(rows_, a.c.id, a.c.started_at)
+        for chunk in _chunks(course_ids):
+            for cid, started, dose, ended in self.s.execute(query.where(c.c.id.in_(chunk))).all():
+                out[cid].append(adm(utc(started), dose, utc.maybe(ended)))
+        return out
+
+    def events(self, course_ids: Sequence[int]) -> dict[int, list[core.AdverseEvent]]:
+        out: dict[int, list[core.AdverseEvent]] = defaultdict(list)
+        e, ae, utc = orm.AdverseEvent.__table__, core.AdverseEvent, UtcMemo()
+        for chunk in _chunks(course_ids):
+            rows = self.s.execute(
+                select(e.c.course_id, e.c.type, e.c.grade, _raw(e.c.onset),
+                       _raw(e.c.resolved_at))
+                .where(e.c.course_id.in_(chunk)).order_by(e.c.course_id, e.c.onset, e.c.id)).all()
+            for cid, type_, grade, onset, resolved in rows:
+                out[cid].append(ae(EventType(type_), grade, utc(onset), utc.maybe(resolved)))
+        return out
+
+    def labs_from_last_dose(self, course_ids: Sequence[int]) -> dict[int, list[core.LabResult]]:
+        out: dict[int, list[core.LabResult]] = defaultdict(list)
+        x, c, lab, utc = orm.LabResult.__table__, self._C, core.LabResult, UtcMemo()
+        rows_ = select(x.c.test, x.c.value, x.c.unit, _raw(x.c.collected_at), x.c.uln, x.c.lln,
+                       x.c.baseline).where(x.c.patient_id == c.c.patient_id,
+                                           x.c.collected_at >= self._CUT)
+        query = self._per_course(rows_, x.c.id, x.c.collected_at)
+        for chunk in _chunks(course_ids):
+            rows = self.s.execute(query.where(c.c.id.in_(chunk))).all()
+            for cid, test, value, unit, collected, uln, lln, baseline in rows:
+                out[cid].append(lab(test, value, unit, utc(collected), uln, lln, baseline))
+        return out

@@ -32,6 +32,7 @@ from tarla.adapters.repositories import (
     SqlPreparations,
     SqlSites,
     SqlUsers,
+    SqlWorklist,
 )
 from tarla.services import errors
 
@@ -142,11 +143,16 @@ class SqlAlchemyUnitOfWork:
             # SQLite: BEGIN IMMEDIATE (see db.py); PostgreSQL ignores the option.
             with translate_errors():
                 session.connection(execution_options={WRITE_OPTION: True})
+        elif session.get_bind().dialect.name == "postgresql":
+            # One snapshot for every query of a read (the worklist reads several tables
+            # against the courses' stored cut-offs); SQLite's read transaction already is one.
+            with translate_errors():
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         for name, cls in (("sites", SqlSites), ("users", SqlUsers), ("patients", SqlPatients),
                           ("courses", SqlCourses), ("administrations", SqlAdministrations),
                           ("events", SqlEvents), ("labs", SqlLabs),
                           ("preparations", SqlPreparations), ("inventory", SqlInventory),
-                          ("label", SqlLabel), ("audit", SqlAudit)):
+                          ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist)):
             setattr(self, name, _Translating(cls(session)))
         return self
 

@@ -4,7 +4,7 @@ keeping a course's denormalised worklist fields in step with the core's decision
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +26,8 @@ from tarla.services.records import (
 from tarla.services.vocab import CourseStatus, Role
 
 __all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",
-           "course_input", "history_for", "refresh_course", "record_json"]
+           "course_input", "history_for", "refresh_course", "record_json", "resume_columns",
+           "resume_point_of", "labs_since", "lab_cutoff", "policy_of", "policy_from", "core_patient"]
 
 
 def aware(moment: object, field: str) -> datetime:
@@ -88,8 +89,12 @@ def patient_or_404(uow: UnitOfWork, patient_id: int) -> PatientRecord:
 
 
 def policy_of(course: CourseRecord) -> core.Policy:
+    return policy_from(course.policy)
+
+
+def policy_from(policy: dict[str, Any]) -> core.Policy:
     known = {f.name for f in dataclasses.fields(core.Policy)}
-    return core.Policy(**{k: v for k, v in course.policy.items() if k in known})
+    return core.Policy(**{k: v for k, v in policy.items() if k in known})
 
 
 def core_patient(p: PatientRecord) -> core.Patient:
@@ -128,7 +133,16 @@ def labs_since(admins: list[AdministrationRecord] | tuple[AdministrationRecord, 
     reading); febrile neutropenia looks at ANC since its onset."""
     if not admins:
         return None
-    since = max(a.started_at for a in admins)
+    return lab_cutoff(max(a.started_at for a in admins), events)
+
+
+def lab_cutoff(last_dose_at: datetime | None, events: Iterable[Any]) -> datetime | None:
+    """:func:`labs_since` from the last dose's start: the core reads labs collected strictly
+    after the result (None: every lab). ``events`` are records or core events (``type`` and
+    ``onset``)."""
+    if last_dose_at is None:
+        return None
+    since = last_dose_at
     for e in events:
         if e.type == EventType.FEBRILE_NEUTROPENIA.value and e.onset < since:
             since = e.onset
@@ -147,8 +161,10 @@ def status_for(decision: core.Decision) -> CourseStatus:
 
 def refresh_course(uow: UnitOfWork, course: CourseRecord, now: datetime, zone: ZoneInfo,
                    ) -> tuple[CourseRecord, core.Decision]:
-    """Re-decide the course as of ``now`` and keep ``status``/``next_due_date``/``last_dose_at``
-    (the worklist's index) in step. A discontinued course stays discontinued."""
+    """Re-decide the course as of ``now`` and keep ``status``/``next_due_date`` (the worklist's
+    index) and the stored last dose (:func:`resume_columns`, where the worklist resumes) in
+    step. Every write that touches a course's history ends here, so this is the one place the
+    resume columns are set. A discontinued course stays discontinued."""
     h = history_for(uow, course)
     decision = core.evaluate(course_input(h, now, zone))
     status = status_for(decision)
@@ -157,12 +173,32 @@ def refresh_course(uow: UnitOfWork, course: CourseRecord, now: datetime, zone: Z
     due: date | None = None
     if status is not CourseStatus.DISCONTINUED and decision.next_dose is not None:
         due = decision.next_dose.due_date
-    last = max((a.started_at for a in h.administrations), default=None)
     changed = dataclasses.replace(course, status=status.value, next_due_date=due,
-                                  last_dose_at=last, doses_given=len(h.administrations))
+                                  **resume_columns(decision.history))
     if changed != course:
         changed = uow.courses.update(dataclasses.replace(changed, updated_at=now))
     return changed, decision
+
+
+def resume_columns(history: Sequence[core.GivenDose]) -> dict[str, Any]:
+    """The course columns that store where its derivation stands: the last dose as the core
+    derived it from the whole history (what :func:`resume_point_of` rebuilds), and the count."""
+    if not history:
+        return {"last_dose_at": None, "doses_given": 0, "last_slot_index": None,
+                "last_restart_step": None, "last_kind": None, "last_dose_mg": None}
+    last = history[-1]
+    return {"last_dose_at": last.started_at, "doses_given": len(history),
+            "last_slot_index": last.slot.index, "last_restart_step": last.restart_step,
+            "last_kind": str(last.kind), "last_dose_mg": last.dose_mg}
+
+
+def resume_point_of(course: Any, zone: ZoneInfo) -> core.GivenDose | None:
+    """The stored last dose as :attr:`core.CourseInput.prior`, or None when the course has
+    none (no dose given, or not derived yet: read the whole history then)."""
+    if course.last_slot_index is None or course.last_dose_at is None:
+        return None
+    return core.resume_point(course.last_dose_at, course.last_dose_mg, course.last_slot_index,
+                             course.last_kind, course.last_restart_step, zone)
 
 
 def record_json(record: Any, *drop: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Self, TypeVar
 
+from tarla.domain import course as core
+from tarla.label.toxicity import EventType
 from tarla.services.audit import GENESIS_HASH
 from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound
 from tarla.services.records import (
@@ -22,6 +24,7 @@ from tarla.services.records import (
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
@@ -313,6 +316,50 @@ class _Audit(_Repo):
         return len(self.u.state.audit)
 
 
+class _Worklist(_Repo):
+    """The worklist's reads, computed from the same tables (same cut-offs as the SQL ones)."""
+
+    def _cut(self, course_id: int) -> datetime | None:
+        c = self.t("courses").rows[course_id]
+        return None if c.last_slot_index is None else c.last_dose_at  # type: ignore[no-any-return]
+
+    def due(self, site_id: int, on: date) -> list[DueCourse]:
+        patients = self.t("patients").rows
+        out = []
+        for c in _Courses(self.u).due(site_id, on):
+            p = patients[c.patient_id]
+            out.append(DueCourse(
+                c.id, p.id, p.mrn, p.family_name, p.given_name, p.birth_date, p.diagnosis,  # type: ignore[arg-type]
+                p.progressed_after_platinum, p.off_label_reason, c.policy, c.next_due_date,
+                c.last_dose_at, c.last_slot_index, c.last_restart_step, c.last_kind,
+                c.last_dose_mg))
+        return out
+
+    def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
+        out = {}
+        for cid in course_ids:
+            cut = self._cut(cid)
+            rows = sorted((a for a in self.t("administrations").where(course_id=cid)
+                           if cut is None or a.started_at > cut), key=lambda a: a.started_at)
+            out[cid] = [core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in rows]
+        return out
+
+    def events(self, course_ids: Sequence[int]) -> dict[int, list[core.AdverseEvent]]:
+        return {cid: [core.AdverseEvent(EventType(e.type), e.grade, e.onset, e.resolved_at)
+                      for e in _Events(self.u).for_course(cid)] for cid in course_ids}
+
+    def labs_from_last_dose(self, course_ids: Sequence[int]) -> dict[int, list[core.LabResult]]:
+        out = {}
+        for cid in course_ids:
+            cut = self._cut(cid)
+            rows = sorted((x for x in self.t("labs").where(
+                patient_id=self.t("courses").rows[cid].patient_id)
+                if cut is None or x.collected_at >= cut), key=lambda x: (x.collected_at, x.id))
+            out[cid] = [core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
+                                       x.baseline) for x in rows]
+        return out
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store or FakeStore()
@@ -330,6 +377,7 @@ class FakeUnitOfWork:
         self.inventory = _Inventory(self)
         self.label = _Label(self)
         self.audit = _Audit(self)
+        self.worklist = _Worklist(self)
 
     def readonly(self) -> Self:
         return self

@@ -15,12 +15,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, Self
 
+from tarla.domain import course as core
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
@@ -36,7 +38,7 @@ from tarla.services.records import (
 __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepository",
            "AdministrationRepository", "EventRepository", "LabRepository",
            "PreparationRepository", "InventoryRepository", "LabelRepository",
-           "AuditRepository", "UnitOfWork"]
+           "AuditRepository", "WorklistReads", "UnitOfWork"]
 
 
 class SiteRepository(Protocol):
@@ -135,6 +137,28 @@ class AuditRepository(Protocol):
     def count(self) -> int: ...
 
 
+class WorklistReads(Protocol):
+    """The worklist's bulk reads: one query each over the due courses, straight into the
+    core's inputs, reading only what came after each course's stored last dose (so the cost
+    follows the number of due courses, not the length of their histories)."""
+
+    def due(self, site_id: int, on: date) -> list[DueCourse]:
+        """Courses not discontinued whose ``next_due_date`` is on or before ``on``, with their
+        patients, by due date then id."""
+        ...
+    def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
+        """Each course's doses started after its stored last dose, by start; every dose of a
+        course with no stored last dose (``last_slot_index`` NULL)."""
+        ...
+    def events(self, course_ids: Sequence[int]) -> dict[int, list[core.AdverseEvent]]:
+        """Every adverse event of each course (an old grade 4 still counts), by onset, id."""
+        ...
+    def labs_from_last_dose(self, course_ids: Sequence[int]) -> dict[int, list[core.LabResult]]:
+        """Labs of each course's patient collected at or after the course's stored last dose
+        (all of them with no stored last dose), by collection time then id."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back.
     ``with uow.readonly(): ...`` for use cases that only read."""
@@ -150,6 +174,7 @@ class UnitOfWork(Protocol):
     inventory: InventoryRepository
     label: LabelRepository
     audit: AuditRepository
+    worklist: WorklistReads
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

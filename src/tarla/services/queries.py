@@ -3,14 +3,18 @@
 They write nothing (no audit entry: the audit log records changes, not reads).
 
 The worklist reads only the courses due on the day (``next_due_date`` is indexed and kept in
-step by every write), then each table once for all of them, and asks the core for each
-patient's decision as of that day.
+step by every write), then each table once for all of them, reading only what came after each
+course's stored last dose, and asks the core for each patient's decision as of that day,
+resuming from that dose (``CourseInput.prior``): the cost follows the number of courses due,
+not the length of their histories. ``evaluate_patient`` (one patient's screen) derives the
+whole history, and the integration tests hold the two to the same decisions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,17 +26,19 @@ from tarla.services._common import (
     course_input,
     course_or_404,
     history_for,
-    labs_since,
+    lab_cutoff,
     patient_or_404,
+    policy_from,
+    resume_point_of,
     site_by_code,
     zone_of,
 )
 from tarla.services.errors import NotFound
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import CourseHistory
+from tarla.services.records import DueCourse, LabRecord
 from tarla.services.vocab import CourseStatus
 
-__all__ = ["evaluate_patient", "WorklistItem", "Worklist", "worklist"]
+__all__ = ["evaluate_patient", "WorklistItem", "Worklist", "worklist", "worklist_inputs"]
 
 
 def evaluate_patient(uow: UnitOfWork, *, now: datetime, patient_id: int | None = None,
@@ -119,12 +125,13 @@ def _as_of(on: date, now: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(on, time(23, 59, 59), zone)
 
 
-def _item(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> WorklistItem:
-    p = h.patient
-    base = {"course_id": h.course.id, "patient_id": p.id, "mrn": p.mrn,
-            "name": f"{p.family_name}, {p.given_name}"}
+def _item(due: DueCourse, inp: core.CourseInput | InvalidInput) -> WorklistItem:
+    base = {"course_id": due.course_id, "patient_id": due.patient_id, "mrn": due.mrn,
+            "name": f"{due.family_name}, {due.given_name}"}
     try:
-        d = core.evaluate(course_input(h, as_of, zone))
+        if isinstance(inp, InvalidInput):
+            raise inp
+        d = core.evaluate(inp)
     except InvalidInput as exc:  # bad stored data must show, not vanish from the list
         return WorklistItem(**base, decision="error", error=f"{exc.field}: {exc.message}")  # type: ignore[arg-type]
     nd = d.next_dose
@@ -151,21 +158,132 @@ def worklist(uow: UnitOfWork, *, site_code: str, now: datetime,
         zone = zone_of(site)
         day = on or now.astimezone(zone).date()
         as_of = _as_of(day, now, zone)
-        courses = uow.courses.due(site.id, day)  # type: ignore[arg-type]
-        ids = [c.id for c in courses]
-        admins = uow.administrations.for_courses(ids)  # type: ignore[arg-type]
-        events = uow.events.for_courses(ids)  # type: ignore[arg-type]
-        since = {c.patient_id: labs_since(admins.get(c.id, []), events.get(c.id, []))  # type: ignore[arg-type]
-                 for c in courses}
-        labs = uow.labs.for_patients(since)
-        patients = uow.patients.many(c.patient_id for c in courses)
-    items = []
-    for c in courses:
-        h = CourseHistory(
-            c, patients[c.patient_id],
-            tuple(a for a in admins.get(c.id, []) if a.started_at <= as_of),  # type: ignore[arg-type]
-            tuple(e for e in events.get(c.id, []) if e.onset <= as_of),  # type: ignore[arg-type]
-            tuple(x for x in labs.get(c.patient_id, []) if x.collected_at <= as_of))
-        items.append(_item(h, as_of, zone))
+        inputs = worklist_inputs(uow, site.id, zone, day, as_of)  # type: ignore[arg-type]
+    items = [_item(due, inp) for due, inp in inputs]
     items.sort(key=lambda i: (_ORDER.get(i.decision, 9), i.due_date or day, i.name))
     return Worklist(site.code, site.timezone, day, as_of, tuple(items))
+
+
+Input = core.CourseInput | InvalidInput
+_TICK = timedelta(microseconds=1)  # lab_cutoff's step back from the last dose's start
+
+
+def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
+                    as_of: datetime) -> list[tuple[DueCourse, Input]]:
+    """The core's input for each course due at the site on ``day`` (inside ``uow``): every
+    database read of the worklist, and nothing else.
+
+    Each course resumes from its stored last dose (``prior``), so only what came after it is
+    read: doses after it (normally none), labs from it on, and every adverse event (an old
+    grade 4 still discontinues). A course without a stored last dose is read whole; so is one
+    whose stored last dose is after ``as_of`` (a worklist for a past day), and a febrile
+    neutropenia before the last dose reaches its labs back to its onset, as
+    :func:`~tarla.services._common.history_for` does."""
+    reads = uow.worklist
+    due = reads.due(site_id, day)
+    ids = [d.course_id for d in due]
+    doses = reads.doses_after_last(ids)
+    events = reads.events(ids)
+    labs = reads.labs_from_last_dose(ids)
+    policies: dict[Any, core.Policy] = {}
+    out: list[tuple[DueCourse, Input]] = []
+    whole: list[DueCourse] = []  # read again with the whole history
+    back: dict[int, datetime] = {}  # position -> lab cut-off before the stored last dose
+    for d in due:
+        cid = d.course_id
+        evs = events.get(cid, ())
+        try:
+            prior = resume_point_of(d, zone)
+        except InvalidInput as exc:
+            out.append((d, exc))
+            continue
+        if prior is not None and prior.started_at > as_of:
+            whole.append(d)
+            continue
+        given = [a for a in doses.get(cid, ()) if a.started_at <= as_of]
+        last = given[-1].started_at if given else (prior.started_at if prior else None)
+        since = lab_cutoff(last, evs)
+        if since is not None and prior is not None and since < prior.started_at - _TICK:
+            back[len(out)] = since  # febrile neutropenia: labs from before the stored dose
+        seen = [x for x in labs.get(cid, ()) if x.collected_at <= as_of
+                and (since is None or x.collected_at > since)]
+        out.append((d, core.CourseInput(
+            as_of=as_of, zone=zone, patient=_patient(d), administrations=tuple(given),
+            adverse_events=tuple(e for e in evs if e.onset <= as_of), labs=tuple(seen),
+            policy=_policy(d.policy, policies), prior=prior)))
+    if back:
+        _reach_back(uow, out, back, as_of)
+    if whole:
+        out.extend(_read_whole(uow, whole, events, zone, as_of, policies))
+    return out
+
+
+def _patient(d: DueCourse) -> core.Patient:
+    return core.Patient(d.birth_date, d.diagnosis, d.progressed_after_platinum,
+                        off_label_reason=d.off_label_reason)
+
+
+def _policy(policy: dict[str, Any], seen: dict[Any, core.Policy]) -> core.Policy:
+    """Courses of a site share a handful of policies: build each once."""
+    try:
+        key: Any = tuple(sorted(policy.items()))
+        hash(key)
+    except TypeError:
+        key = repr(sorted(policy.items()))
+    found = seen.get(key)
+    if found is None:
+        found = seen[key] = policy_from(policy)
+    return found
+
+
+def _lab(x: LabRecord) -> core.LabResult:
+    return core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln, x.baseline)
+
+
+def _reach_back(uow: UnitOfWork, out: list[tuple[DueCourse, Input]], back: dict[int, datetime],
+                as_of: datetime) -> None:
+    """Labs from before the stored last dose, for the (few) courses that need them."""
+    since: dict[int, datetime] = {}
+    for i, cut in back.items():
+        pid = out[i][0].patient_id
+        since[pid] = min(since.get(pid, cut), cut)
+    got = uow.labs.for_patients(since)
+    for i, cut in back.items():
+        d, inp = out[i]
+        assert isinstance(inp, core.CourseInput)
+        labs = tuple(_lab(x) for x in got.get(d.patient_id, ())
+                     if cut < x.collected_at <= as_of)
+        out[i] = (d, dataclasses.replace(inp, labs=labs))
+
+
+def _read_whole(uow: UnitOfWork, courses: list[DueCourse],
+                events: dict[int, list[core.AdverseEvent]], zone: ZoneInfo, as_of: datetime,
+                policies: dict[Any, core.Policy]) -> list[tuple[DueCourse, Input]]:
+    """The whole history of courses whose stored last dose is after ``as_of``."""
+    admins = uow.administrations.for_courses([d.course_id for d in courses])
+    given: dict[int, list[core.Administration]] = {}
+    cuts: dict[int, datetime | None] = {}
+    since: dict[int, datetime | None] = {}  # per patient: the earliest cut-off of its courses
+    for d in courses:
+        doses = given[d.course_id] = [
+            core.Administration(a.started_at, a.dose_mg, a.ended_at)
+            for a in admins.get(d.course_id, []) if a.started_at <= as_of]
+        cut = cuts[d.course_id] = lab_cutoff(max((a.started_at for a in doses), default=None),
+                                             events.get(d.course_id, ()))
+        if d.patient_id not in since:
+            since[d.patient_id] = cut
+        elif cut is None or since[d.patient_id] is None:
+            since[d.patient_id] = None
+        else:
+            since[d.patient_id] = min(since[d.patient_id], cut)  # type: ignore[type-var]
+    labs = uow.labs.for_patients(since)
+    out: list[tuple[DueCourse, Input]] = []
+    for d in courses:
+        doses, cut = given[d.course_id], cuts[d.course_id]
+        out.append((d, core.CourseInput(
+            as_of=as_of, zone=zone, patient=_patient(d), administrations=tuple(doses),
+            adverse_events=tuple(e for e in events.get(d.course_id, ()) if e.onset <= as_of),
+            labs=tuple(_lab(x) for x in labs.get(d.patient_id, ())
+                       if x.collected_at <= as_of and (cut is None or x.collected_at > cut)),
+            policy=_policy(d.policy, policies))))
+    return out

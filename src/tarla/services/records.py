@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "AdministrationRecord",
            "AssessmentRecord", "AdverseEventRecord", "LabRecord", "PreparationRecord",
            "PreparationEventRecord", "ScanRecord", "VialRecord", "ExcursionRecord",
-           "SignoffRecord", "AuditRecord", "CourseHistory"]
+           "SignoffRecord", "AuditRecord", "CourseHistory", "DueCourse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,3 +243,26 @@ class CourseHistory:
     administrations: tuple[AdministrationRecord, ...]
     adverse_events: tuple[AdverseEventRecord, ...]
     labs: tuple[LabRecord, ...]
+
+
+class DueCourse(NamedTuple):
+    """A course on the worklist with its patient: only the columns the worklist needs (one
+    joined read), including the stored last dose it resumes from. A NamedTuple (immutable,
+    built straight from a row): the worklist makes one per due course on every read."""
+
+    course_id: int
+    patient_id: int
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    diagnosis: str
+    progressed_after_platinum: bool
+    off_label_reason: str | None
+    policy: dict[str, Any]
+    next_due_date: date | None
+    last_dose_at: datetime | None
+    last_slot_index: int | None
+    last_restart_step: int | None
+    last_kind: str | None
+    last_dose_mg: int | None

@@ -88,11 +88,24 @@ def monitoring_words(care: dict[str, Any] | None) -> tuple[str, str]:
 
 
 def worklist_place(monitoring: str | None) -> str:
-    """The worklist's ``"facility 22-24 h"`` / ``"observe 6-8 h"`` as a place."""
+    """The worklist's ``"facility 22-24 h"`` / ``"observe 2-2 h"`` as a place."""
     if not monitoring:
         return "-"
     kind, _, hours = monitoring.partition(" ")
+    span, _, unit = hours.partition(" ")
+    lo, _, hi = span.partition("-")
+    if lo == hi:
+        hours = f"{lo} {unit}"
     return f"BED {hours}" if kind == "facility" else f"Chair, observe {hours}"
+
+
+def iso_local(value: str | None, fmt: str = "%a %d %b %H:%M") -> str:
+    """An ISO timestamp of the contract (already in the site's offset) for people."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value)
+    offset = moment.strftime("%z")
+    return f"{moment.strftime(fmt)} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def install(templates: Jinja2Templates) -> None:
@@ -101,6 +114,6 @@ def install(templates: Jinja2Templates) -> None:
     env.filters.update(local=local, day=day, tag_words=lambda t: TAG_WORDS.get(str(t), str(t)),
                        event_words=lambda e: _EVENT_WORDS.get(str(e), str(e)),
                        prep_status=lambda s: _PREP_STATUS.get(str(s), str(s)),
-                       place=worklist_place)
+                       place=worklist_place, iso_local=iso_local)
     env.globals.update(LABEL_VERSION=LABEL_VERSION, DECISION_WORDS=DECISION_WORDS,
                        TAG_WORDS=TAG_WORDS, monitoring_words=monitoring_words)

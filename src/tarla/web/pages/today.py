@@ -61,4 +61,4 @@ def reasons(request: Request, course_id: int, user: CurrentUser = allow(*ANY_ROL
     """The full decision with every reason and its provenance (loaded on demand)."""
     web = web_of(request)
     decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    return render(request, "partials/decision.html", {"d": decision})
+    return render(request, "partials/decision.html", {"d": decision, "wrap": True})

@@ -2,18 +2,19 @@
 (function () {
   "use strict";
   // Live countdowns: <span class="countdown" data-deadline="ISO8601">...</span>
-  function fmt(ms) {
+  function fmt(ms, lateWord) {
     var late = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
     var t = (d ? d + " d " : "") + (d || h ? h + " h " : "") + m + " min";
-    return late ? "overdue by " + t : t + " left";
+    if (!late) { return t + " left"; }
+    return lateWord === "expired" ? "EXPIRED " + t + " ago" : "overdue by " + t;
   }
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
       var ms = Date.parse(el.getAttribute("data-deadline")) - now;
       if (isNaN(ms)) { return; }
-      el.textContent = fmt(ms);
+      el.textContent = fmt(ms, el.getAttribute("data-late"));
       el.classList.toggle("late", ms < 0);
     });
   }
@@ -32,8 +33,10 @@
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSwap", tick);
   setInterval(tick, 15000);
-  // Re-focus the scan field after each scan result.
-  document.addEventListener("htmx:afterSwap", function () {
+  // Re-focus (and clear) the scan field after each scan result.
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    var t = ev.detail && ev.detail.target;
+    if (!t || t.id !== "scan-result") { return; }
     var f = document.querySelector(".scan-input");
     if (f) { f.value = ""; f.focus(); }
   });

@@ -61,8 +61,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_administrations_course_started", table_name="administrations")
     with op.batch_alter_table("treatment_courses") as batch:
-        batch.drop_constraint("ck_treatment_courses_resume_point", type_="check")
-        batch.drop_constraint("ck_treatment_courses_last_kind", type_="check")
+        batch.drop_constraint(op.f("ck_treatment_courses_resume_point"), type_="check")
+        batch.drop_constraint(op.f("ck_treatment_courses_last_kind"), type_="check")
         batch.drop_column("last_dose_mg")
         batch.drop_column("last_kind")
         batch.drop_column("last_restart_step")
