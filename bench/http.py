@@ -6,7 +6,8 @@
 1. Builds a SQLite site ``BENCH`` of N active patients with about two years of history each
    (the bulk loader of ``bench/worklist.py``, with "today" moved to the real local date so
    about 1 in 14 courses is due today), plus one signed-in-able nurse.
-2. Starts ``uvicorn tarla.web.app:create_app --factory --workers 2`` on 127.0.0.1.
+2. Starts ``tarla serve --workers 2`` (uvicorn on ``tarla.web.app:create_app``, as
+   ``make run`` does) on 127.0.0.1.
 3. For each endpoint in turn — ``GET /healthz`` (no sign-in), ``POST /api/v1/evaluate`` (the
    contract, a C1D15 patient with CRS and labs) and ``GET /api/v1/worklist`` (the site's due
    list, every item decided by the course engine) — runs ``--clients`` concurrent httpx
@@ -25,20 +26,20 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import argparse
-import asyncio
-import os
-import shutil
-import socket
-import statistics
-import subprocess
-import tempfile
-import time
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime  # noqa: E402
+from typing import Any  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
 
-import httpx
+import httpx  # noqa: E402
 
 ROOT = _HERE.parent
 ZONE = ZoneInfo("America/New_York")
@@ -96,8 +97,9 @@ def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[by
     port = _free_port()
     env = {**os.environ, "TARLA_DATABASE_URL": url, "TARLA_SITE": "BENCH"}
     out = open(log, "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tarla.web.app:create_app",
-                             "--factory", "--host", "127.0.0.1", "--port", str(port),
+    # as `make run` serves it (scripts/run.sh): `tarla serve`, i.e. uvicorn with N workers
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("tarla")), "serve",
+                             "--host", "127.0.0.1", "--port", str(port),
                              "--workers", str(workers), "--log-level", "warning"],
                             env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

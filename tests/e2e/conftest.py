@@ -20,14 +20,17 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from e2e_support import PASSWORD
+from playwright.sync_api import expect
 
 from helpers import ARTIFACTS
+
+expect.set_options(timeout=15_000)  # a busy CI machine; each wait still fails loudly
 
 CHROMIUM = os.environ.get("TARLA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-PASSWORD = "e2e demo password"
 ZONE = "America/New_York"
 SHOTS = ARTIFACTS / "e2e"
 
@@ -66,14 +69,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _tarla(["db", "upgrade"], env)
     _tarla(["demo-data", "--patients", "14", "--seed", "1", "--today", demo_day.isoformat(),
             "--timezone", ZONE], env)
-    users = json.loads(_tarla_demo_users(env))
+    users = json.loads(_tarla(["demo-users", "--password", PASSWORD, "--json"], env))
     (tmp / "users.json").write_text(json.dumps(users))
     port = _free_port()
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
+    # as `make run` serves it: `tarla serve` (uvicorn, 2 workers)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tarla.web.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level",
-         "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        [str(Path(sys.executable).with_name("tarla")), "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -97,18 +101,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "server.log").write_text((tmp / "server.log").read_text())
-
-
-def _tarla_demo_users(env: dict[str, str]) -> str:
-    """``tarla demo-users`` (run through its module until the lead wires it into the CLI)."""
-    code = ("import sys; from tarla.cli import _io; from tarla.cli.web import register;"
-            "p = _io.ArgumentParser(prog='tarla'); s = p.add_subparsers(dest='command');"
-            "register(s); sys.exit(_io.run(p.parse_args(sys.argv[1:])))")
-    done = subprocess.run([sys.executable, "-c", code, "demo-users", "--password", PASSWORD,
-                           "--json"], env=env, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        pytest.fail(f"demo-users failed: {done.stderr}", pytrace=False)
-    return done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -143,12 +135,3 @@ def new_page(browser, server):  # type: ignore[no-untyped-def]
     yield make
     for ctx in contexts:
         ctx.close()
-
-
-def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/today")
-    page.wait_for_url("**/sign-in**")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/today**")

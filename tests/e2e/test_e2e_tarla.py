@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, sign_in
+from e2e_support import PASSWORD, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e

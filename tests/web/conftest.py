@@ -5,47 +5,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from web_support import NOW, PASSWORD, SITE, STAFF, TODAY, USERS, ZONE, Clock, sign_in  # noqa: F401
+from world import World, build_world
 
 from tarla.bootstrap import bootstrap
 from tarla.config import Settings
-from world import World, build_world
 from tarla.web.app import create_app
 from tarla.web.config import WebOptions
-
-ZONE = ZoneInfo("America/New_York")
-TODAY = date(2026, 12, 15)
-NOW = datetime.combine(TODAY, time(9, 0), ZONE)
-PASSWORD = "correct horse battery"
-SITE = "DEMO"
-#: one user per role, and a second pharmacist
-USERS = {"nurse": "rn.alvarez", "pharmacist": "rph.okoro", "pharmacist2": "rph.berg",
-         "physician": "dr.khan", "scheduler": "sched.lee", "admin": "admin"}
-STAFF = {"rn.alvarez": ("Rosa Alvarez, RN", ("nurse",)),
-         "rn.chen": ("David Chen, RN", ("nurse",)),
-         "rph.okoro": ("Ngozi Okoro, PharmD", ("pharmacist",)),
-         "rph.berg": ("Lars Berg, PharmD", ("pharmacist",)),
-         "dr.khan": ("Dr Aisha Khan", ("physician",)),
-         "sched.lee": ("Min Lee", ("scheduler",)),
-         "admin": ("Site administrator", ("admin",)),
-         # holds every role, so the API fuzzing below reaches every operation
-         "qa.all": ("QA, every role", ("nurse", "pharmacist", "physician", "scheduler",
-                                       "admin"))}
-ROLES = ("nurse", "pharmacist", "physician", "scheduler", "admin")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.value = now
-
-    def __call__(self) -> datetime:
-        return self.value
-
 
 _WORLD: list[World] = []
 
@@ -92,15 +62,6 @@ def app(db_url: str, clock: Clock):  # type: ignore[no-untyped-def]
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
         yield c
-
-
-def sign_in(c: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Sign in through the API; returns the CSRF token (the cookie stays in the client)."""
-    r = c.post("/api/v1/session", json={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    token = r.json()["csrf_token"]
-    c.headers["X-CSRF-Token"] = token
-    return token
 
 
 @pytest.fixture

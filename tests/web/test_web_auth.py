@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import PASSWORD, USERS, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from web_support import PASSWORD, USERS, sign_in
 
 from tarla.web.config import WebOptions
 

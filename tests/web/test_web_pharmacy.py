@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import sign_in
+from web_support import sign_in
 
 KIT_10 = "]d2" + "0100355513077019" + "17271231" + "10LOT42\x1d" + "21SER1"
 KIT_1 = "]d2" + "0100355513059015" + "17271231" + "10LOT7\x1d" + "21SER9"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROLES, SITE, TODAY, USERS, sign_in
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from web_support import ROLES, SITE, TODAY, USERS, sign_in
 
 from tarla.bootstrap import bootstrap  # noqa: F401  (import check only)
 from tarla.web.app import create_app

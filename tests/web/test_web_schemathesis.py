@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import sign_in
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from web_support import sign_in
 
 from tarla.config import Settings
 from tarla.web.app import create_app

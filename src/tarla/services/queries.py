@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -179,6 +179,10 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
     whose stored last dose is after ``as_of`` (a worklist for a past day), and a febrile
     neutropenia before the last dose reaches its labs back to its onset, as
     :func:`~tarla.services._common.history_for` does."""
+    # The same instant in UTC, the zone every timestamp read comes back in: comparisons
+    # between datetimes of one tzinfo skip the per-comparison utcoffset() of the site zone
+    # (here and in the core). The local date, and so every decision, is unchanged.
+    as_of = as_of.astimezone(UTC)
     reads = uow.worklist
     due = reads.due(site_id, day)
     ids = [d.course_id for d in due]

@@ -13,7 +13,7 @@ token in the ``X-CSRF-Token`` header (returned by ``POST /api/v1/session`` and
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -24,15 +24,25 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, fie
 from tarla.adapters.barcode import check_scan, label_catalog
 from tarla.domain.clock import evaluate_clock
 from tarla.domain.course import evaluate
-from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import grade_crs, grade_icans, grade_lab
 from tarla.domain.preparation import check_dose, plan_preparation
 from tarla.label.products import Component
 from tarla.schemas import load_zone
-from tarla.schemas.course import (EvaluateRequest, ScheduleRequest, decision_to_json,
-                                  schedule_to_json, to_course_input)
-from tarla.schemas.pharmacy import (CatalogItemIn, ClockRequest, clock_to_json,
-                                    load_catalog_items, prepare_to_json, scan_to_json)
+from tarla.schemas.course import (
+    EvaluateRequest,
+    ScheduleRequest,
+    decision_to_json,
+    schedule_to_json,
+    to_course_input,
+)
+from tarla.schemas.pharmacy import (
+    CatalogItemIn,
+    ClockRequest,
+    clock_to_json,
+    load_catalog_items,
+    prepare_to_json,
+    scan_to_json,
+)
 from tarla.schemas.toxicity import CrsInput, IcansInput, LabInput
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow, current_user
 
@@ -80,64 +90,70 @@ class ScanRequest(_Model):
         return value
 
 
+def ok(body: dict[str, Any]) -> JSONResponse:
+    """The answer as JSON, straight: the bodies are already plain JSON values (the
+    ``*_to_json`` renderings), and FastAPI's generic encoder costs more than the work."""
+    return JSONResponse(body)
+
+
 # --------------------------------------------------------------------------- contracts
 
 
 @router.post("/evaluate", summary="What happens next for one patient (tarla evaluate)",
              tags=["contracts"])
-def api_evaluate(req: EvaluateRequest, user: CurrentUser = compute) -> dict[str, Any]:
+def api_evaluate(req: EvaluateRequest, user: CurrentUser = compute) -> JSONResponse:
     decision = evaluate(to_course_input(req))
-    return decision_to_json(decision, load_zone(req.timezone))
+    return ok(decision_to_json(decision, load_zone(req.timezone)))
 
 
 @router.post("/schedule", summary="The planned course (tarla schedule)", tags=["contracts"])
-def api_schedule(req: ScheduleRequest, user: CurrentUser = compute) -> dict[str, Any]:
-    return schedule_to_json(req)
+def api_schedule(req: ScheduleRequest, user: CurrentUser = compute) -> JSONResponse:
+    return ok(schedule_to_json(req))
 
 
 @router.post("/grade/crs", summary="CRS grade, ASTCT 2019 (tarla grade crs)",
              tags=["contracts"])
-def api_grade_crs(req: CrsInput, user: CurrentUser = compute) -> dict[str, Any]:
-    return _crs_result(grade_crs(**req.model_dump()))
+def api_grade_crs(req: CrsInput, user: CurrentUser = compute) -> JSONResponse:
+    return ok(_crs_result(grade_crs(**req.model_dump())))
 
 
 @router.post("/grade/icans", summary="ICANS grade, ASTCT 2019 (tarla grade icans)",
              tags=["contracts"])
-def api_grade_icans(req: IcansInput, user: CurrentUser = compute) -> dict[str, Any]:
-    return _icans_result(grade_icans(**req.model_dump()))
+def api_grade_icans(req: IcansInput, user: CurrentUser = compute) -> JSONResponse:
+    return ok(_icans_result(grade_icans(**req.model_dump())))
 
 
 @router.post("/grade/lab", summary="One lab value, CTCAE v5.0 (tarla grade lab)",
              tags=["contracts"])
-def api_grade_lab(req: LabInput, user: CurrentUser = compute) -> dict[str, Any]:
+def api_grade_lab(req: LabInput, user: CurrentUser = compute) -> JSONResponse:
     graded = grade_lab(req.test, req.value, req.unit, uln=req.uln, lln=req.lln,
                        baseline=req.baseline, symptomatic=req.symptomatic)
-    return _lab_result(graded, req)
+    return ok(_lab_result(graded, req))
 
 
 @router.post("/prepare", summary="The pharmacy recipe for one dose (tarla prepare)",
              tags=["contracts"])
-def api_prepare(req: PrepareRequest, user: CurrentUser = compute) -> dict[str, Any]:
-    return prepare_to_json(plan_preparation(check_dose(req.dose_mg)))
+def api_prepare(req: PrepareRequest, user: CurrentUser = compute) -> JSONResponse:
+    return ok(prepare_to_json(plan_preparation(check_dose(req.dose_mg))))
 
 
 @router.get("/prepare", summary="The pharmacy recipe for one dose (tarla prepare)",
             tags=["contracts"])
 def api_prepare_get(dose_mg: int = Query(description="ordered dose: 1 or 10"),
-                    user: CurrentUser = compute) -> dict[str, Any]:
-    return prepare_to_json(plan_preparation(check_dose(dose_mg)))
+                    user: CurrentUser = compute) -> JSONResponse:
+    return ok(prepare_to_json(plan_preparation(check_dose(dose_mg))))
 
 
 @router.post("/clock", summary="The in-use clock of one preparation (tarla clock)",
              tags=["contracts"])
-def api_clock(req: ClockRequest, user: CurrentUser = compute) -> dict[str, Any]:
-    return clock_to_json(evaluate_clock(req.clock_events(), req.now, req.zone))
+def api_clock(req: ClockRequest, user: CurrentUser = compute) -> JSONResponse:
+    return ok(clock_to_json(evaluate_clock(req.clock_events(), req.now, req.zone)))
 
 
 @router.post("/scan", summary="Verify one scanned component against the ordered dose "
              "(tarla scan); a refusal is 200 with verdict 'refuse', an unreadable scan 422",
              tags=["contracts"])
-def api_scan(req: ScanRequest, request: Request, user: CurrentUser = compute) -> dict[str, Any]:
+def api_scan(req: ScanRequest, request: Request, user: CurrentUser = compute) -> JSONResponse:
     dose = check_dose(req.dose_mg)
     web = request.app.state.web
     at = req.at or web.now()
@@ -146,7 +162,7 @@ def api_scan(req: ScanRequest, request: Request, user: CurrentUser = compute) ->
     load_catalog_items(catalog, list(req.catalog))
     scan, verdict = check_scan(req.scan, catalog, dose_mg=dose, expect=req.expect, at=at,
                                zone=zone, recalled_lots=req.recalled_lots)
-    return scan_to_json(scan, verdict)
+    return ok(scan_to_json(scan, verdict))
 
 
 # --------------------------------------------------------------------------- who am I
@@ -154,9 +170,9 @@ def api_scan(req: ScanRequest, request: Request, user: CurrentUser = compute) ->
 
 @router.get("/me", summary="The signed-in user and the CSRF token for POST requests",
             tags=["session"])
-def api_me(user: CurrentUser = Depends(current_user)) -> dict[str, Any]:
-    return {"username": user.username, "display_name": user.display_name,
-            "roles": sorted(user.roles), "csrf_token": user.csrf_token}
+def api_me(user: CurrentUser = Depends(current_user)) -> JSONResponse:
+    return ok({"username": user.username, "display_name": user.display_name,
+               "roles": sorted(user.roles), "csrf_token": user.csrf_token})
 
 
 def _problem_schema() -> dict[str, Any]:

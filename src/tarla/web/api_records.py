@@ -25,12 +25,12 @@ from tarla.services.audit import jsonable
 from tarla.services.errors import NotFound
 from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
+from tarla.web.api import ok
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.overrides import require_release
 from tarla.web.pages.common import site_in_view, web_of
 from tarla.web.pages.patient import ENROL_ROLES
-from tarla.web.pages.pharmacy import (PHARMACIST_EVENTS, drug_scan_ok, start_for_next_dose,
-                                      verify_and_record)
-from tarla.web.overrides import require_release
+from tarla.web.pages.pharmacy import PHARMACIST_EVENTS, drug_scan_ok, start_for_next_dose, verify_and_record
 from tarla.web.present import prep_summary
 
 __all__ = ["router"]
@@ -126,19 +126,19 @@ def _created(body: dict[str, Any]) -> JSONResponse:
 @router.get("/worklist", summary="Doses due at a site on a date, each with its decision")
 def api_worklist(request: Request, site: str | None = Query(default=None, max_length=32),
                  on: date | None = Query(default=None, alias="date"),
-                 user: CurrentUser = reader) -> dict[str, Any]:
+                 user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
     chosen, _ = site_in_view(request, user, site)
-    return worklist(web.uow(), site_code=chosen.code, now=web.now(), on=on).to_json()
+    return ok(worklist(web.uow(), site_code=chosen.code, now=web.now(), on=on).to_json())
 
 
 @router.get("/patients", summary="Search patients by name or MRN")
 def api_patients(request: Request, q: str = Query(default="", max_length=100),
                  site: str | None = Query(default=None, max_length=32),
-                 user: CurrentUser = reader) -> dict[str, Any]:
+                 user: CurrentUser = reader) -> JSONResponse:
     chosen, _ = site_in_view(request, user, site)
     rows = web_of(request).read.search_patients(chosen.id, q)
-    return {"site": chosen.code, "patients": jsonable(rows)}
+    return ok({"site": chosen.code, "patients": jsonable(rows)})
 
 
 @router.post("/patients", status_code=201, summary="Enrol a patient and open a course")
@@ -163,7 +163,7 @@ def api_enrol(req: EnrolIn, request: Request,
 
 @router.get("/patients/{patient_id}", summary="One patient, the courses and the decision now")
 def api_patient(patient_id: int, request: Request,
-                user: CurrentUser = reader) -> dict[str, Any]:
+                user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
     uow = web.uow()
     with uow.readonly():
@@ -173,26 +173,26 @@ def api_patient(patient_id: int, request: Request,
         courses = uow.courses.for_patient(patient_id)
     evaluation = evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id) \
         if courses else None
-    return {"patient": jsonable(patient), "courses": jsonable(courses),
-            "evaluation": evaluation}
+    return ok({"patient": jsonable(patient), "courses": jsonable(courses),
+               "evaluation": evaluation})
 
 
 @router.get("/patients/{patient_id}/evaluation", summary="The evaluate contract for the "
             "patient's current course, from the records")
 def api_evaluation(patient_id: int, request: Request,
-                   user: CurrentUser = reader) -> dict[str, Any]:
+                   user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
-    return evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id)
+    return ok(evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id))
 
 
 @router.get("/patients/{patient_id}/labs", summary="Every lab on record, with CTCAE grades")
-def api_labs(patient_id: int, request: Request, user: CurrentUser = reader) -> dict[str, Any]:
+def api_labs(patient_id: int, request: Request, user: CurrentUser = reader) -> JSONResponse:
     uow = web_of(request).uow()
     with uow.readonly():
         if uow.patients.get(patient_id) is None:
             raise NotFound("patient_id", f"no patient {patient_id}")
         labs = uow.labs.for_patient(patient_id)
-    return {"patient_id": patient_id, "labs": jsonable(labs)}
+    return ok({"patient_id": patient_id, "labs": jsonable(labs)})
 
 
 @router.post("/patients/{patient_id}/labs", status_code=201, summary="Chart one lab value")
@@ -212,13 +212,13 @@ def api_record_lab(patient_id: int, req: LabIn, request: Request,
 
 @router.get("/courses/{course_id}/administrations", summary="Doses given in a course")
 def api_administrations(course_id: int, request: Request,
-                        user: CurrentUser = reader) -> dict[str, Any]:
+                        user: CurrentUser = reader) -> JSONResponse:
     uow = web_of(request).uow()
     with uow.readonly():
         if uow.courses.get(course_id) is None:
             raise NotFound("course_id", f"no treatment course {course_id}")
         rows = uow.administrations.for_course(course_id)
-    return {"course_id": course_id, "administrations": jsonable(rows)}
+    return ok({"course_id": course_id, "administrations": jsonable(rows)})
 
 
 @router.post("/courses/{course_id}/administrations", status_code=201,
@@ -246,13 +246,13 @@ def api_record_administration(course_id: int, req: AdministrationIn, request: Re
 
 @router.get("/courses/{course_id}/assessments", summary="CRS/ICANS assessments of a course")
 def api_assessments(course_id: int, request: Request,
-                    user: CurrentUser = reader) -> dict[str, Any]:
+                    user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
     uow = web.uow()
     with uow.readonly():
         if uow.courses.get(course_id) is None:
             raise NotFound("course_id", f"no treatment course {course_id}")
-    return {"course_id": course_id, "assessments": jsonable(web.read.assessments(course_id))}
+    return ok({"course_id": course_id, "assessments": jsonable(web.read.assessments(course_id))})
 
 
 @router.post("/courses/{course_id}/assessments", status_code=201,
@@ -306,8 +306,8 @@ def api_start_preparation(req: PreparationIn, request: Request,
 
 @router.get("/preparations/{preparation_id}", summary="A preparation, its events, clock, scans")
 def api_preparation(preparation_id: int, request: Request,
-                    user: CurrentUser = reader) -> dict[str, Any]:
-    return _prep_json(request, preparation_id)
+                    user: CurrentUser = reader) -> JSONResponse:
+    return ok(_prep_json(request, preparation_id))
 
 
 @router.post("/preparations/{preparation_id}/events",
@@ -315,7 +315,7 @@ def api_preparation(preparation_id: int, request: Request,
                      "start/complete: nurse or pharmacist)")
 def api_preparation_event(preparation_id: int, req: PreparationEventIn, request: Request,
                           user: CurrentUser = allow(Role.PHARMACIST, Role.NURSE),
-                          ) -> dict[str, Any]:
+                          ) -> JSONResponse:
     web = web_of(request)
     if req.event in PHARMACIST_EVENTS and not user.has(Role.PHARMACIST):
         from tarla.web.problems import Problem
@@ -328,7 +328,7 @@ def api_preparation_event(preparation_id: int, req: PreparationEventIn, request:
     pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=req.event,
                                  at=req.at or web.now(), actor=user.username, now=web.now(),
                                  expected_version=req.expected_version)
-    return _prep_json(request, preparation_id)
+    return ok(_prep_json(request, preparation_id))
 
 
 @router.post("/preparations/{preparation_id}/scans", status_code=201,
@@ -353,8 +353,8 @@ def api_preparation_scan(preparation_id: int, req: ScanIn, request: Request,
 @router.post("/preparations/{preparation_id}/check",
              summary="The independent check by a second pharmacist (not the preparer)")
 def api_preparation_check(preparation_id: int, req: CheckIn, request: Request,
-                          user: CurrentUser = allow(Role.PHARMACIST)) -> dict[str, Any]:
+                          user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
     web = web_of(request)
     pharmacy.check_preparation(web.uow(), preparation_id=preparation_id, actor=user.username,
                                now=web.now(), expected_version=req.expected_version)
-    return _prep_json(request, preparation_id)
+    return ok(_prep_json(request, preparation_id))

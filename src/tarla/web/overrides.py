@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import (Column, Date, Engine, ForeignKey, Integer, String, Table, Text, insert,
-                        select)
+from sqlalchemy import Column, Date, Engine, ForeignKey, Integer, String, Table, Text, insert, select
 
 from tarla.adapters.orm import UtcDateTime
 from tarla.domain.errors import InvalidInput

@@ -156,7 +156,14 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
         if decision["decision"] in ("give", "wait"):
             upcoming += _projected(course.start_date, decision["next_dose"], projected)  # type: ignore[union-attr]
     lab_rows = sorted(labs, key=lambda x: x.collected_at, reverse=True)
+    panels: dict[datetime, dict[str, Any]] = {}
+    for lab in lab_rows:  # one row per draw, one column per test
+        panels.setdefault(lab.collected_at, {})[lab.test] = lab
+    order = ["ANC", "platelets", "hemoglobin", "ALT", "AST", "bilirubin"]
+    tests = order + sorted({x.test for x in lab_rows} - set(order))
+    tests = [t for t in tests if any(t in p for p in panels.values())]
     return {"patient": patient, "site": site, "zone": zone, "course": course,
             "courses": courses, "decision": decision, "timeline": timeline,
             "upcoming": upcoming, "labs": lab_rows, "assessments": assessments,
+            "lab_panels": list(panels.items()), "lab_tests": tests,
             "preparations": [prep_summary(p, now, zone) for p in preps], "names": names}

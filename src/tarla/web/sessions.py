@@ -19,8 +19,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import (Boolean, Column, Connection, Engine, ForeignKey, Index, Integer, MetaData, String,
-                        Table, delete, func, insert, select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from tarla.adapters.db import WRITE_OPTION
 from tarla.adapters.orm import UtcDateTime

@@ -27,9 +27,8 @@ from tarla.services.errors import ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
-from tarla.web.pages.common import (FormErrors, errors_of, local_moment, render, wall_now,
-                                    web_of)
 from tarla.web.overrides import override_for, record_override, require_release
+from tarla.web.pages.common import FormErrors, errors_of, local_moment, render, wall_now, web_of
 from tarla.web.present import next_dose_if
 
 __all__ = ["router", "crs_inputs", "icans_inputs", "BEDSIDE_ROLES"]
@@ -236,8 +235,15 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
         except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
             errors.update(errors_of(exc))
         else:
-            return RedirectResponse(f"/bedside/{course_id}?saved=dose&admin={result.administration_id}",
-                                    status_code=303)
+            # Rendered here rather than redirected: the core's warnings about this dose (early,
+            # late, unexpected strength) must reach the nurse. A resubmission replays the
+            # idempotency key and records nothing twice.
+            text = (f"{result.slot} {result.dose_mg} mg recorded as given"
+                    + (" (already on record)" if result.replayed else "") + ".")
+            if result.warnings:
+                text += " Warning: " + " ".join(result.warnings)
+            return _page(request, user, course_id, flash=text,
+                         flash_kind="warn" if result.warnings else "ok")
     return _page(request, user, course_id, status=422, admin_v=values, admin_errors=errors)
 
 

@@ -30,8 +30,15 @@ from tarla.services.errors import ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
-from tarla.web.pages.common import (FormErrors, errors_of, is_htmx, local_moment, render,
-                                    site_in_view, wall_now, web_of)
+from tarla.web.pages.common import (
+    FormErrors,
+    errors_of,
+    is_htmx,
+    local_moment,
+    render,
+    wall_now,
+    web_of,
+)
 from tarla.web.present import prep_summary
 
 __all__ = ["router", "normalise_scan", "PHARMACIST_EVENTS", "start_for_next_dose",
