@@ -33,3 +33,15 @@ def test_demo_data_loads_and_the_worklist_shows_every_kind_of_decision(
 
     assert main(["demo-data", "--patients", "1", "--today", "2026-12-01"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("patients,seed", [(30, 1), (45, 3)])
+def test_larger_demo_sites_load_even_when_charting_happens_out_of_order(
+        patients: int, seed: int, tmp_path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Demo patients with a single dose get an assessment charted at a time before an event
+    # already on file; evaluating "as of" that moment must ignore the later record, not fail.
+    monkeypatch.setenv("TARLA_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    assert main(["demo-data", "--patients", str(patients), "--seed", str(seed), "--today",
+                 "2026-11-23", "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["patients"] == patients

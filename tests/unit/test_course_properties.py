@@ -10,8 +10,7 @@ from course_builders import ADULT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tarla.domain.course import (Administration, CourseInput, DecisionAction, DoseKind, evaluate,
-                                 resume_point)
+from tarla.domain.course import Administration, CourseInput, DecisionAction, DoseKind, evaluate, resume_point
 
 ZONES = st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney",
                          "America/Los_Angeles", "Asia/Kolkata", "UTC"]).map(ZoneInfo)

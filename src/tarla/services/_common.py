@@ -103,14 +103,17 @@ def core_patient(p: PatientRecord) -> core.Patient:
 
 
 def course_input(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> core.CourseInput:
+    """The core's input as of ``as_of``: what was on record by then (a record dated later,
+    e.g. charted out of order, did not exist yet from that point of view)."""
     return core.CourseInput(
         as_of=as_of, zone=zone, patient=core_patient(h.patient),
         administrations=tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at)
-                              for a in h.administrations),
+                              for a in h.administrations if a.started_at <= as_of),
         adverse_events=tuple(core.AdverseEvent(EventType(e.type), e.grade, e.onset,
-                                               e.resolved_at) for e in h.adverse_events),
+                                               e.resolved_at)
+                             for e in h.adverse_events if e.onset <= as_of),
         labs=tuple(core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
-                                  x.baseline) for x in h.labs),
+                                  x.baseline) for x in h.labs if x.collected_at <= as_of),
         policy=policy_of(h.course))
 
 

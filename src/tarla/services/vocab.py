@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from tarla.domain.clock import EventKind
+
 __all__ = ["Role", "CourseStatus", "PreparationStatus", "PreparationEvent", "AssessmentKind",
            "VialStatus", "SIGN_OFF_ROLES", "values"]
 
@@ -39,16 +41,9 @@ class PreparationStatus(StrEnum):
     DISCARDED = "discarded"
 
 
-class PreparationEvent(StrEnum):
-    """The in-use clock events of ``tarla clock`` (shared/contracts/README.md)."""
-
-    RECONSTITUTED = "reconstituted"
-    BAG_PREPARED = "bag_prepared"
-    REFRIGERATED = "refrigerated"
-    REMOVED_FROM_REFRIGERATOR = "removed_from_refrigerator"
-    INFUSION_STARTED = "infusion_started"
-    INFUSION_COMPLETED = "infusion_completed"
-    DISCARDED = "discarded"
+#: The in-use clock events of ``tarla clock``: the core's own enum, so the stored events and
+#: the clock that reads them cannot drift apart.
+PreparationEvent = EventKind
 
 
 class AssessmentKind(StrEnum):
