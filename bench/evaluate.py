@@ -14,6 +14,7 @@ import random
 import statistics
 import sys
 import time
+import timeit
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -103,6 +104,9 @@ def main() -> None:
     print(f"patients: {len(inputs)}  administrations: {doses} "
           f"(mean {doses / len(inputs):.1f} per patient)")
     print("decisions: " + ", ".join(f"{k} {v // args.repeat}" for k, v in sorted(actions.items())))
+    calib = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+    print(f"machine calibration: sum(range(1000)) takes {calib:.1f} us on this core "
+          "(compare machines with it; the figure below scales inversely)")
     print(f"decisions per CPU-second (one core, best of {args.repeat}): {max(rates):,.0f}  "
           f"(median {statistics.median(rates):,.0f}; target >= 10,000)")
 

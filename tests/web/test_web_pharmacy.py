@@ -89,3 +89,46 @@ def test_api_scan_stores_refusals_too(as_role, world) -> None:
 
 
 _ = (re, sign_in)
+
+
+def _ready_bag(as_role, course_id: int) -> str:  # type: ignore[no-untyped-def]
+    c = as_role("pharmacist")
+    url = _start(c, course_id)
+    c.post(url + "/scan", data={"scan": KIT_10, "component": "drug"})
+    for event in ("reconstituted", "bag_prepared"):
+        assert c.post(url + "/events", data={"event": event}).status_code == 303
+    assert as_role("pharmacist2").post(url + "/check", data={}).status_code == 303
+    return url.rsplit("/", 1)[1]
+
+
+def test_the_nurse_hangs_a_checked_bag_and_its_clock_follows(as_role, world) -> None:
+    prep = _ready_bag(as_role, world.courses["stepup"])
+    nurse = as_role("nurse")
+    r = nurse.post(f"/bedside/{world.courses['stepup']}/administration", data={
+        "dose_mg": "10", "started_at": "2026-12-15T09:00", "preparation_id": prep,
+        "idempotency_key": "hang-1"})
+    assert r.status_code == 200 and "C1D8 10 mg recorded as given" in r.text
+    assert "Warning" not in r.text
+    assert "Infusion running" in r.text
+    r = nurse.post(f"/bedside/{world.courses['stepup']}/preparations/{prep}/completed",
+                   data={"at": "2026-12-15T09:00"})
+    assert r.status_code == 303
+    page = as_role("pharmacist").get(f"/pharmacy/preparations/{prep}").text
+    assert "Infusion completed" in page and "Given" in page
+
+
+def test_a_bag_for_another_strength_is_refused_at_the_bedside(as_role, world) -> None:
+    prep = _ready_bag(as_role, world.courses["stepup"])
+    r = as_role("nurse").post(f"/bedside/{world.courses['stepup']}/administration", data={
+        "dose_mg": "1", "started_at": "2026-12-15T09:00", "preparation_id": prep})
+    assert r.status_code == 422 and "the bag holds 10 mg, not 1 mg" in r.text
+
+
+def test_an_expired_bag_is_refused_at_the_bedside(as_role, world, clock) -> None:
+    from datetime import timedelta
+
+    prep = _ready_bag(as_role, world.courses["stepup"])
+    clock.value += timedelta(hours=9)  # past the 8 h room-temperature budget
+    r = as_role("nurse").post(f"/bedside/{world.courses['stepup']}/administration", data={
+        "dose_mg": "10", "started_at": "2026-12-15T17:30", "preparation_id": prep})
+    assert r.status_code == 422 and "expired" in r.text

@@ -167,3 +167,31 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
             "upcoming": upcoming, "labs": lab_rows, "assessments": assessments,
             "lab_panels": list(panels.items()), "lab_tests": tests,
             "preparations": [prep_summary(p, now, zone) for p in preps], "names": names}
+
+
+def bag_refusal(prep: dict[str, Any], *, at: datetime, dose_mg: int,
+                zone: ZoneInfo) -> str | None:
+    """Why this bag may not be hung at ``at`` for a ``dose_mg`` dose, or None. The in-use clock
+    is run as of the infusion start: it must be usable then, and start no later than the
+    latest infusion start (discard time minus the 60 min infusion)."""
+    status = prep["status"]
+    if prep["dose_mg"] != dose_mg:
+        return f"the bag holds {prep['dose_mg']} mg, not {dose_mg} mg"
+    if status == "stored":
+        return "the bag is in the refrigerator: record on the bench that it was taken out first"
+    if status in ("ordered", "in_preparation", "prepared"):
+        return "the bag has not had its independent check by a second pharmacist"
+    if status != "checked":
+        return f"the bag is already {status.replace('_', ' ')}"
+    events = [ClockEvent(EventKind(e["event"]), e["at"]) for e in prep.get("events", [])]
+    try:
+        report = evaluate_clock(events, at, zone)
+    except InvalidInput as exc:
+        return f"the bag's clock cannot be read ({exc.field}: {exc.message})"
+    if not report.usable:
+        return (f"the bag is {report.status.value} at the infusion start (discard time "
+                f"{report.discard_at.astimezone(zone):%Y-%m-%d %H:%M %Z})")
+    if at > report.latest_infusion_start:
+        return (f"the infusion would end after the bag's discard time: the latest start was "
+                f"{report.latest_infusion_start.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+    return None

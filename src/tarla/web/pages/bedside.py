@@ -29,7 +29,7 @@ from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
 from tarla.web.overrides import override_for, record_override, require_release
 from tarla.web.pages.common import FormErrors, errors_of, local_moment, render, wall_now, web_of
-from tarla.web.present import next_dose_if
+from tarla.web.present import bag_refusal, next_dose_if
 
 __all__ = ["router", "crs_inputs", "icans_inputs", "BEDSIDE_ROLES"]
 
@@ -155,14 +155,15 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
         patient = uow.patients.get(decision["patient_id"])
         ongoing = [e for e in uow.events.for_course(course_id) if e.resolved_at is None]
     preps = web.read.preparations_for_courses([course_id]).get(course_id, [])
-    ready = [p for p in preps if p["status"] in ("checked", "in_use", "stored")]
+    ready = [p for p in preps if p["status"] in ("checked", "stored")]
+    running = [p for p in preps if p["status"] == "in_use"]
     nd = decision.get("next_dose") or {}
     wall = wall_now(now, zone)
     override = override_for(web.read.engine, course_id,
                             date.fromisoformat(decision["as_of_date"]))
     ctx: dict[str, Any] = {
         "nav": "today", "d": decision, "patient": patient, "course_id": course_id,
-        "zone": zone, "ready_preps": ready,
+        "zone": zone, "ready_preps": ready, "running_preps": running,
         "admin_v": {"started_at": wall, "dose_mg": str(nd.get("dose_mg", "")),
                     "idempotency_key": secrets.token_urlsafe(16),
                     "preparation_id": str(ready[0]["id"]) if ready else ""},
@@ -189,7 +190,8 @@ def bedside_page(request: Request, course_id: int, saved: str | None = None,
     flash = {"dose": "Dose recorded.", "crs": "CRS assessment saved.",
              "icans": "ICANS assessment saved.",
              "resolved": "Event marked resolved.",
-             "override": "Hold overridden for today by physician order."}.get(saved or "")
+             "override": "Hold overridden for today by physician order.",
+             "completed": "Infusion completion recorded on the bag's clock."}.get(saved or "")
     return _page(request, user, course_id, flash=flash)
 
 
@@ -223,6 +225,14 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
     else:
         dose = int(values["dose_mg"])
     prep_id = values.get("preparation_id", "").strip()
+    bag = None
+    if prep_id and not errors:
+        rows = web.read.preparations_for_courses([course_id]).get(course_id, [])
+        bag = next((r for r in rows if str(r["id"]) == prep_id), None)
+        refusal = ("not a preparation of this course" if bag is None else
+                   bag_refusal(bag, at=started, dose_mg=dose, zone=zone))  # type: ignore[arg-type]
+        if refusal:
+            errors["preparation_id"] = refusal
     if not errors:
         try:
             require_release(web.read.engine, decision, "recorded as given")
@@ -240,11 +250,35 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
             # idempotency key and records nothing twice.
             text = (f"{result.slot} {result.dose_mg} mg recorded as given"
                     + (" (already on record)" if result.replayed else "") + ".")
-            if result.warnings:
-                text += " Warning: " + " ".join(result.warnings)
+            warnings = list(result.warnings)
+            if bag is not None and not result.replayed:
+                warnings += _hang_bag(web, bag, started, ended, user.username)  # type: ignore[arg-type]
+            if warnings:
+                text += " Warning: " + " ".join(warnings)
             return _page(request, user, course_id, flash=text,
-                         flash_kind="warn" if result.warnings else "ok")
+                         flash_kind="warn" if warnings else "ok")
     return _page(request, user, course_id, status=422, admin_v=values, admin_errors=errors)
+
+
+def _hang_bag(web: Any, bag: dict[str, Any], started: Any, ended: Any,
+              actor: str) -> list[str]:
+    """Put the infusion on the bag's in-use clock (started, and completed when the end is
+    known). The dose is already on record: a refusal here is reported, not raised."""
+    from tarla.services import pharmacy
+
+    out: list[str] = []
+    version = bag["version"]
+    for event, at in (("infusion_started", started), ("infusion_completed", ended)):
+        if at is None:
+            continue
+        try:
+            version = pharmacy.advance_preparation(
+                web.uow(), preparation_id=bag["id"], event=event, at=at, actor=actor,
+                now=web.now(), expected_version=version).version
+        except (InvalidInput, ServiceError) as exc:
+            out.append(f"the bag's clock was not updated ({event}: {exc.message}).")
+            break
+    return out
 
 
 def _preview(request: Request, course_id: int, kind: str, form: Any) -> Response:
@@ -371,3 +405,34 @@ def _override(request: Request, course_id: int, user: CurrentUser, form: Any) ->
         return _page(request, user, course_id, status=422, override_errors=errors,
                      override_v={"reason": str(form.get("reason") or "")})
     return RedirectResponse(f"/bedside/{course_id}?saved=override", status_code=303)
+
+
+@router.post("/bedside/{course_id}/preparations/{preparation_id}/completed")
+async def infusion_completed(request: Request, course_id: int, preparation_id: int,
+                             user: CurrentUser = nurse_only) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_completed, request, course_id, preparation_id, user, form)
+
+
+def _completed(request: Request, course_id: int, preparation_id: int, user: CurrentUser,
+               form: Any) -> Response:
+    """The end of a running infusion, on the bag's in-use clock."""
+    from tarla.services import pharmacy
+
+    web = web_of(request)
+    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    zone = ZoneInfo(decision["timezone"])
+    errors = FormErrors()
+    rows = web.read.preparations_for_courses([course_id]).get(course_id, [])
+    bag = next((r for r in rows if r["id"] == preparation_id), None)
+    try:
+        if bag is None:
+            raise InvalidInput("preparation_id", "not a preparation of this course")
+        at = local_moment(str(form.get("at") or ""), zone, "at")
+        pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id,
+                                     event="infusion_completed", at=at, actor=user.username,
+                                     now=web.now(), expected_version=bag["version"])
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        errors.update(errors_of(exc))
+        return _page(request, user, course_id, status=422, admin_errors=errors)
+    return RedirectResponse(f"/bedside/{course_id}?saved=completed", status_code=303)
