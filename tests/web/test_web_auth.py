@@ -152,3 +152,24 @@ def test_me_returns_roles_and_the_csrf_token(client) -> None:
     token = sign_in(client, USERS["pharmacist"])
     body = client.get("/api/v1/me").json()
     assert body["roles"] == ["pharmacist"] and body["csrf_token"] == token
+
+
+def test_no_route_answers_without_sign_in_but_sign_in_healthz_and_static(client) -> None:
+    import re
+
+    from fastapi.routing import iter_route_contexts
+
+    public = {"/sign-in", "/healthz", "/api/v1/session"}
+    checked = 0
+    for ctx in iter_route_contexts(client.app.routes):
+        path, methods = ctx.path, ctx.methods or set()
+        if path is None or path in public or path.startswith("/static") or path == "/":
+            continue
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method in sorted(methods - {"HEAD"}):
+            r = client.request(method, url)
+            assert r.status_code in (303, 401), (method, url, r.status_code)
+            if r.status_code == 303:
+                assert r.headers["location"].startswith("/sign-in")
+            checked += 1
+    assert checked > 30

@@ -101,7 +101,9 @@ def _ready_bag(as_role, course_id: int) -> str:  # type: ignore[no-untyped-def]
     return url.rsplit("/", 1)[1]
 
 
-def test_the_nurse_hangs_a_checked_bag_and_its_clock_follows(as_role, world) -> None:
+def test_the_nurse_hangs_a_checked_bag_and_its_clock_follows(as_role, world, clock) -> None:
+    from datetime import timedelta
+
     prep = _ready_bag(as_role, world.courses["stepup"])
     nurse = as_role("nurse")
     r = nurse.post(f"/bedside/{world.courses['stepup']}/administration", data={
@@ -110,8 +112,9 @@ def test_the_nurse_hangs_a_checked_bag_and_its_clock_follows(as_role, world) -> 
     assert r.status_code == 200 and "C1D8 10 mg recorded as given" in r.text
     assert "Warning" not in r.text
     assert "Infusion running" in r.text
+    clock.value += timedelta(hours=1, minutes=5)
     r = nurse.post(f"/bedside/{world.courses['stepup']}/preparations/{prep}/completed",
-                   data={"at": "2026-12-15T09:00"})
+                   data={"at": "2026-12-15T10:00"})
     assert r.status_code == 303
     page = as_role("pharmacist").get(f"/pharmacy/preparations/{prep}").text
     assert "Infusion completed" in page and "Given" in page

@@ -12,13 +12,13 @@ from schemathesis.checks import not_a_server_error
 from web_support import sign_in
 
 from tarla.config import Settings
+from tarla.web.api import openapi_document
 from tarla.web.app import create_app
 
 
 def _operations() -> list[tuple[str, str]]:
     app = create_app(Settings(database_url="sqlite://"))
-    with TestClient(app) as c:
-        doc = c.get("/api/v1/openapi.json").json()
+    doc = openapi_document(app)
     app.state.bootstrapped.close()
     return [(m.upper(), p) for p, ops in doc["paths"].items() for m in ops
             if p != "/api/v1/session"]  # signing in/out is covered by test_web_auth
@@ -44,7 +44,9 @@ def test_api_never_answers_5xx(app, method: str, path: str) -> None:
     token = sign_in(client, "qa.all")
     headers = {"X-CSRF-Token": token}
     cookies = {"tarla_session": client.cookies.get("tarla_session")}
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi(  # the document itself needs a session too
+        "/api/v1/openapi.json", app,
+        headers={"Cookie": f"tarla_session={cookies['tarla_session']}"})
     operation = schema[path][method]
 
     @given(case=operation.as_strategy())
@@ -55,3 +57,10 @@ def test_api_never_answers_5xx(app, method: str, path: str) -> None:
                                checks=[not_a_server_error, client_errors_are_problem_documents])
 
     run()
+
+
+def test_the_openapi_document_needs_a_session(client) -> None:
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    sign_in(client, "rn.alvarez")
+    doc = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/evaluate" in doc["paths"] and "Problem" in doc["components"]["schemas"]

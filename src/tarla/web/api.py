@@ -46,7 +46,7 @@ from tarla.schemas.pharmacy import (
 from tarla.schemas.toxicity import CrsInput, IcansInput, LabInput
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow, current_user
 
-__all__ = ["router", "install", "ScanRequest", "PrepareRequest"]
+__all__ = ["router", "install", "ScanRequest", "PrepareRequest", "openapi_document", "ok"]
 
 # The CLI's renderings of the grading results (one place for the contract's shape).
 from tarla.cli.toxicity import _crs_result, _icans_result, _lab_result  # noqa: E402
@@ -196,15 +196,19 @@ def install(app: FastAPI) -> None:
     cache: dict[str, Any] = {}
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
+    def openapi(user: CurrentUser = Depends(current_user)) -> JSONResponse:
         if "doc" not in cache:
-            doc = get_openapi(title="Tarla API", version="1",
-                              description=__doc__ or "", routes=app.routes)
-            doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = \
-                _problem_schema()
-            doc["components"]["securitySchemes"] = {
-                "session": {"type": "apiKey", "in": "cookie", "name": "tarla_session"},
-                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"}}
-            doc["security"] = [{"session": [], "csrf": []}]
-            cache["doc"] = doc
+            cache["doc"] = openapi_document(app)
         return JSONResponse(cache["doc"])
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of the ``/api/v1`` routes (served to signed-in users only)."""
+    doc = get_openapi(title="Tarla API", version="1", description=__doc__ or "",
+                      routes=app.routes)
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _problem_schema()
+    doc["components"]["securitySchemes"] = {
+        "session": {"type": "apiKey", "in": "cookie", "name": "tarla_session"},
+        "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"}}
+    doc["security"] = [{"session": [], "csrf": []}]
+    return doc

@@ -104,16 +104,11 @@ def _load(request: Request) -> CurrentUser | None:
         return None
     web = request.app.state.web
     now: datetime = web.now()
-    session = web.sessions.get(token, now)
-    if session is None:
+    found = web.sessions.user(token, now)
+    if found is None or not found.active:
         return None
-    uow = web.uow()
-    with uow.readonly():
-        user = uow.users.get(session.user_id)
-    if user is None or not user.active:
-        return None
-    current = CurrentUser(user.id, user.username, user.display_name,  # type: ignore[arg-type]
-                          frozenset(user.roles), user.site_id, session.csrf_token)
+    current = CurrentUser(found.session.user_id, found.username, found.display_name,
+                          found.roles, found.site_id, found.session.csrf_token)
     request.state.user = current
     return current
 

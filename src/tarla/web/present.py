@@ -145,7 +145,7 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
     for e in events:
         end = (f"resolved {e.resolved_at.astimezone(zone):%a %d %b %H:%M}" if e.resolved_at
                else "ONGOING")
-        timeline.append({"at": e.onset, "kind": "held",
+        timeline.append({"at": e.onset, "kind": "held" if e.resolved_at is None else "event",
                          "title": f"{e.type.replace('_', ' ')} grade {e.grade}",
                          "detail": f"{end}; charted by {names.get(e.charted_by, e.charted_by)}"})
     timeline.sort(key=lambda t: t["at"])

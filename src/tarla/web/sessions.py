@@ -37,10 +37,12 @@ from sqlalchemy import (
     update,
 )
 
+from tarla.adapters import orm
 from tarla.adapters.db import WRITE_OPTION
 from tarla.adapters.orm import UtcDateTime
 
-__all__ = ["metadata", "web_sessions", "web_login_attempts", "WebSession", "SessionStore",
+__all__ = ["metadata", "web_sessions", "web_login_attempts", "WebSession", "SessionUser",
+           "SessionStore",
            "new_token", "token_hash"]
 
 metadata = MetaData()
@@ -84,6 +86,18 @@ class WebSession:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    """The signed-in user as one read gives it (every request needs it)."""
+
+    session: WebSession
+    username: str
+    display_name: str
+    site_id: int | None
+    active: bool
+    roles: frozenset[str]
 
 
 class SessionStore:
@@ -132,6 +146,22 @@ class SessionStore:
                 conn.execute(update(web_sessions).where(web_sessions.c.id_hash == key)
                              .values(last_seen_at=now))
         return WebSession(row.user_id, row.csrf_token, row.created_at, now, row.expires_at)
+
+    def user(self, token: str, now: datetime) -> SessionUser | None:
+        """The live session and its user in two small reads (no ORM session per request)."""
+        session = self.get(token, now)
+        if session is None:
+            return None
+        u, r = orm.User.__table__, orm.UserRole.__table__
+        with self._engine.connect() as conn:
+            row = conn.execute(select(u.c.username, u.c.display_name, u.c.site_id, u.c.active)
+                               .where(u.c.id == session.user_id)).first()
+            if row is None:
+                return None
+            roles = frozenset(x.role for x in conn.execute(
+                select(r.c.role).where(r.c.user_id == session.user_id)))
+        return SessionUser(session, row.username, row.display_name, row.site_id,
+                           bool(row.active), roles)
 
     def delete(self, token: str) -> None:
         with self._write() as conn:
