@@ -12,15 +12,11 @@ from typing import Any
 
 from tarla.cli import _io
 from tarla.domain.grading import (
-    CrsGrade,
-    Driver,
-    IcansGrade,
-    LabGrade,
     grade_crs,
     grade_icans,
     grade_lab,
 )
-from tarla.schemas.toxicity import CrsInput, IcansInput, LabInput
+from tarla.schemas.toxicity import CrsInput, IcansInput, LabInput, crs_to_json, icans_to_json, lab_to_json
 
 __all__ = ["register"]
 
@@ -47,14 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _crs(args: argparse.Namespace) -> int:
     given = CrsInput.model_validate(_io.read_json_input(args.input))
-    result = _crs_result(grade_crs(**given.model_dump()))
+    result = crs_to_json(grade_crs(**given.model_dump()))
     _io.emit(result, args.json, _render("CRS"))
     return _io.EXIT_OK
 
 
 def _icans(args: argparse.Namespace) -> int:
     given = IcansInput.model_validate(_io.read_json_input(args.input))
-    result = _icans_result(grade_icans(**given.model_dump()))
+    result = icans_to_json(grade_icans(**given.model_dump()))
     _io.emit(result, args.json, _render("ICANS"))
     return _io.EXIT_OK
 
@@ -63,30 +59,8 @@ def _lab(args: argparse.Namespace) -> int:
     given = LabInput.model_validate(_io.read_json_input(args.input))
     graded = grade_lab(given.test, given.value, given.unit, uln=given.uln, lln=given.lln,
                        baseline=given.baseline, symptomatic=given.symptomatic)
-    _io.emit(_lab_result(graded, given), args.json, _render_lab)
+    _io.emit(lab_to_json(graded, given), args.json, _render_lab)
     return _io.EXIT_OK
-
-
-def _drivers(drivers: Sequence[Driver]) -> list[dict[str, str | int]]:
-    return [d.as_dict() for d in drivers]
-
-
-def _crs_result(g: CrsGrade) -> dict[str, Any]:
-    return {"system": g.system.value, "grade": g.grade, "drivers": _drivers(g.drivers),
-            "fever_criterion_met": g.fever_criterion_met}
-
-
-def _icans_result(g: IcansGrade) -> dict[str, Any]:
-    return {"system": g.system.value, "grade": g.grade, "drivers": _drivers(g.drivers),
-            "ice_score": g.ice_score}
-
-
-def _lab_result(g: LabGrade, given: LabInput) -> dict[str, Any]:
-    return {"system": g.system.value, "term": g.term.value, "grade": g.grade,
-            "drivers": _drivers(g.drivers), "test": g.test.value, "meddra_code": g.meddra_code,
-            "value": given.value, "unit": given.unit, "value_si": g.value_si,
-            "unit_si": g.unit_si, "times_uln": g.times_uln,
-            "baseline_abnormal": g.baseline_abnormal}
 
 
 def _driver_lines(result: dict[str, Any]) -> list[str]:

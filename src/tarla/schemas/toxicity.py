@@ -8,20 +8,25 @@ refused rather than coerced.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from tarla.domain.grading import (
     CerebralEdema,
     Consciousness,
+    CrsGrade,
+    Driver,
+    IcansGrade,
+    LabGrade,
     LabTest,
     Motor,
     OxygenDevice,
     Seizure,
 )
 
-__all__ = ["CrsInput", "IcansInput", "LabInput"]
+__all__ = ["CrsInput", "IcansInput", "LabInput", "crs_to_json", "icans_to_json", "lab_to_json"]
 
 #: A JSON number (integer or decimal), never a string or a boolean.
 Number = Annotated[float, Field(strict=True)]
@@ -60,3 +65,28 @@ class LabInput(_Input):
     lln: Number | None = None
     baseline: Number | None = None
     symptomatic: StrictBool | None = None
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _drivers(drivers: Sequence[Driver]) -> list[dict[str, str | int]]:
+    return [d.as_dict() for d in drivers]
+
+
+def crs_to_json(g: CrsGrade) -> dict[str, Any]:
+    return {"system": g.system.value, "grade": g.grade, "drivers": _drivers(g.drivers),
+            "fever_criterion_met": g.fever_criterion_met}
+
+
+def icans_to_json(g: IcansGrade) -> dict[str, Any]:
+    return {"system": g.system.value, "grade": g.grade, "drivers": _drivers(g.drivers),
+            "ice_score": g.ice_score}
+
+
+def lab_to_json(g: LabGrade, given: LabInput) -> dict[str, Any]:
+    return {"system": g.system.value, "term": g.term.value, "grade": g.grade,
+            "drivers": _drivers(g.drivers), "test": g.test.value, "meddra_code": g.meddra_code,
+            "value": given.value, "unit": given.unit, "value_si": g.value_si,
+            "unit_si": g.unit_si, "times_uln": g.times_uln,
+            "baseline_abnormal": g.baseline_abnormal}

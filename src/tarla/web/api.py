@@ -49,7 +49,7 @@ from tarla.web.auth import ANY_ROLE, CurrentUser, allow, current_user
 __all__ = ["router", "install", "ScanRequest", "PrepareRequest", "openapi_document", "ok"]
 
 # The CLI's renderings of the grading results (one place for the contract's shape).
-from tarla.cli.toxicity import _crs_result, _icans_result, _lab_result  # noqa: E402
+from tarla.schemas.toxicity import crs_to_json, icans_to_json, lab_to_json  # noqa: E402
 
 PROBLEM = {"description": "Problem details (RFC 9457)",
            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -114,13 +114,13 @@ def api_schedule(req: ScheduleRequest, user: CurrentUser = compute) -> JSONRespo
 @router.post("/grade/crs", summary="CRS grade, ASTCT 2019 (tarla grade crs)",
              tags=["contracts"])
 def api_grade_crs(req: CrsInput, user: CurrentUser = compute) -> JSONResponse:
-    return ok(_crs_result(grade_crs(**req.model_dump())))
+    return ok(crs_to_json(grade_crs(**req.model_dump())))
 
 
 @router.post("/grade/icans", summary="ICANS grade, ASTCT 2019 (tarla grade icans)",
              tags=["contracts"])
 def api_grade_icans(req: IcansInput, user: CurrentUser = compute) -> JSONResponse:
-    return ok(_icans_result(grade_icans(**req.model_dump())))
+    return ok(icans_to_json(grade_icans(**req.model_dump())))
 
 
 @router.post("/grade/lab", summary="One lab value, CTCAE v5.0 (tarla grade lab)",
@@ -128,7 +128,7 @@ def api_grade_icans(req: IcansInput, user: CurrentUser = compute) -> JSONRespons
 def api_grade_lab(req: LabInput, user: CurrentUser = compute) -> JSONResponse:
     graded = grade_lab(req.test, req.value, req.unit, uln=req.uln, lln=req.lln,
                        baseline=req.baseline, symptomatic=req.symptomatic)
-    return ok(_lab_result(graded, req))
+    return ok(lab_to_json(graded, req))
 
 
 @router.post("/prepare", summary="The pharmacy recipe for one dose (tarla prepare)",
