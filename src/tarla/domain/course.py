@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
 from tarla.domain.errors import InvalidInput
+from tarla.domain.timestamps import aware as _aware
 
 if TYPE_CHECKING:
     from tarla.domain.toxicity import GradedLab
@@ -184,14 +185,6 @@ class PlannedDose:
 
 def local_date(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
-
-
-def _aware(moment: object, fld: str) -> datetime:
-    if not isinstance(moment, datetime):
-        raise InvalidInput(fld, "must be a timestamp")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(fld, "timestamp has no UTC offset (naive timestamps are refused)")
-    return moment
 
 
 _SLOT_CACHE: list[PlannedSlot] = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
+from tarla.domain.timestamps import aware as _aware
 from tarla.label import labs as lab_rules
 from tarla.label import toxicity as tox
 from tarla.label.rows import Citation, cite
@@ -87,12 +88,6 @@ class Assessment:
             if not all(p in self.present_tests for p in parts):
                 missing.append(name)
         return tuple(missing)
-
-
-def _aware(moment: object, fld: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(fld, "timestamp has no UTC offset (naive timestamps are refused)")
-    return moment
 
 
 def _fmt(moment: datetime, inp: CourseInput) -> str:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tarla.domain import course as core
 from tarla.domain.errors import InvalidInput
+from tarla.domain.timestamps import aware
 from tarla.label.toxicity import EventType
 from tarla.services.errors import Forbidden, NotFound
 from tarla.services.ports import UnitOfWork
@@ -28,14 +29,6 @@ from tarla.services.vocab import CourseStatus, Role
 __all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",
            "course_input", "history_for", "refresh_course", "record_json", "resume_columns",
            "resume_point_of", "labs_since", "lab_cutoff", "policy_of", "policy_from", "core_patient"]
-
-
-def aware(moment: object, field: str) -> datetime:
-    if not isinstance(moment, datetime):
-        raise InvalidInput(field, "must be a timestamp")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(field, "timestamp has no UTC offset (naive timestamps are refused)")
-    return moment
 
 
 def not_after(moment: datetime, now: datetime, field: str) -> datetime:
