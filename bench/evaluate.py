@@ -90,7 +90,7 @@ def main() -> None:
     rnd = random.Random(args.seed)
     inputs = [synthetic_patient(rnd) for _ in range(args.patients)]
     doses = sum(len(i.administrations) for i in inputs)
-    for inp in inputs[:200]:  # warm caches (slot table, zone data)
+    for inp in inputs[:200]:  # warm up (the lab-grade memo, zone data)
         evaluate(inp)
     rates = []
     actions: dict[str, int] = {}

@@ -3,6 +3,7 @@
 #   postgresql     - the integration suite runs against a throwaway PostgreSQL server
 #   chromium       - the browser suite drives Debian's /usr/bin/chromium with Playwright
 #   poppler-utils  - pdftotext/pdftoppm read back the PDFs we print
+#   zbar-tools     - zbarimg decodes the bag-label and wristband barcodes, as a scanner would
 # Fails loudly (never skips) when a package cannot be installed.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,10 +1,13 @@
 """Child process of the crash test: records one administration through the real use case and
 stops dead at a chosen point, waiting to be killed with SIGKILL.
 
-    python crash_child.py URL COURSE_ID READY_FILE before-commit|after-commit
+    python crash_child.py URL COURSE_ID MRN PREPARATION_ID READY_FILE before-commit|after-commit
+
+The dose is charted as the bedside does it: the wristband (MRN) and the bag label scanned.
 
 ``before-commit``: everything is flushed to the database inside the open transaction
-(administration, course update, audit entry), then the process announces READY and waits.
+(administration, the bag's infusion start, course update, audit entry), then the process
+announces READY and waits.
 ``after-commit``: the commit went through, then it announces and waits.
 """
 
@@ -18,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from tarla.adapters.uow import SqlAlchemyUnitOfWork
 from tarla.bootstrap import bootstrap
+from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.services import clinical
 
 
@@ -40,12 +44,15 @@ class PausingUnitOfWork(SqlAlchemyUnitOfWork):
 
 
 def main() -> None:
-    url, course_id, ready, when = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    url, course_id, mrn, prep = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    ready, when = Path(sys.argv[5]), sys.argv[6]
     app = bootstrap(database_url=url)
     start = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("America/New_York"))
     clinical.record_administration(PausingUnitOfWork(app.session_factory, ready, when),
-                                   course_id=course_id, started_at=start, dose_mg=1,
-                                   actor="rn.a", now=start + timedelta(hours=2))
+                                   course_id=course_id, started_at=start, actor="rn.a",
+                                   now=start + timedelta(hours=2),
+                                   patient_scan=wristband_barcode(mrn),
+                                   bag_scan=label_barcode(prep))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The bag label and the compounding worksheet as real PDFs, read back with poppler.
+"""The bag label, the compounding worksheet and the wristband as real PDFs, read back with
+poppler; the barcodes are decoded from a 300 dpi rendering with zbar, as a scanner would.
 
-``pdftotext`` and ``pdftoppm`` (Debian poppler-utils) are required: a missing tool is a
-failure, not a skip. PNG renderings are kept in ``test-artifacts/`` for a human to look at.
+``pdftotext`` and ``pdftoppm`` (Debian poppler-utils) and ``zbarimg`` (zbar-tools) are
+required: a missing tool is a failure, not a skip. PNG renderings are kept in
+``test-artifacts/`` for a human to look at.
 """
 
 from __future__ import annotations
@@ -9,11 +11,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from helpers import read_barcodes
+from tarla.adapters.pdf import LabelData, render_bag_label, render_wristband
 from tarla.cli import main
+from tarla.domain.clock import ClockEvent, EventKind, evaluate_clock
+from tarla.domain.errors import InvalidInput
+from tarla.domain.preparation import plan_preparation
 
 GS = "\x1d"
 RECORD = {
@@ -123,3 +132,93 @@ def test_unwritable_output_path_is_exit_2(tmp_path, kind, capsys):
         main(["label", kind, str(source), "--out", str(tmp_path / "missing" / "x.pdf")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("error: out: ")
+
+
+# --------------------------------------------------------------------------- barcodes
+
+NY = ZoneInfo("America/New_York")
+WRISTBAND_PX = (2953, 295)  # 250 x 25 mm at 300 dpi
+
+
+def label_data(preparation_id: int | None) -> LabelData:
+    now = datetime(2026, 12, 15, 8, 45, tzinfo=NY)
+    events = [ClockEvent(EventKind.RECONSTITUTED, datetime(2026, 12, 15, 8, 0, tzinfo=NY)),
+              ClockEvent(EventKind.BAG_PREPARED, datetime(2026, 12, 15, 8, 30, tzinfo=NY))]
+    return LabelData(
+        patient_name="Nguyen, Linh", mrn="MRN100002", birth_date=date(1958, 4, 2),
+        order_id="PREP-42", slot="C1D8", prescriber=None, plan=plan_preparation(10),
+        clock=evaluate_clock(events, now, NY), bag_prepared_at=events[1].at, scans=(),
+        prepared_by="Ngozi Okoro, PharmD", checked_by="Lars Berg, PharmD",
+        bag_material="polyolefin", printed_at=now, zone=NY, preparation_id=preparation_id)
+
+
+def test_bag_label_barcode_reads_back_as_prep_and_the_preparation_id(tmp_path, artifacts):
+    pdf = render_bag_label(label_data(42), artifacts / "bag-label-prep-42.pdf")
+    assert read_barcodes(pdf, tmp_path) == ["PREP-42"]
+    text = text_of(pdf)
+    assert "Nguyen, Linh MRN MRN100002 DOB 1958-04-02 PREP-42" in text  # PREP-42: under the bars
+    assert "Order PREP-42 · C1D8" in text and "DISCARD AFTER" in text
+    assert len(pngs(pdf, artifacts, "bag-label-prep-42")) == 1  # still one label, one page
+
+
+def test_bag_label_barcode_of_a_long_preparation_id_reads_back(tmp_path):
+    pdf = render_bag_label(label_data(123456789), tmp_path / "long.pdf")
+    assert read_barcodes(pdf, tmp_path) == ["PREP-123456789"]
+
+
+def test_bag_label_printed_outside_the_records_has_no_barcode_and_says_so(tmp_path):
+    pdf = render("bag", RECORD, tmp_path / "cli-bag.pdf", tmp_path)
+    assert read_barcodes(pdf, tmp_path) == []
+    assert "No bag barcode: printed outside the records" in text_of(pdf)
+
+
+def test_wristband_barcodes_read_back_as_the_mrn_on_both_halves_of_the_band(tmp_path, artifacts):
+    pdf = render_wristband(patient_name="Nguyen, Linh", mrn=" MRN100002 ",
+                           birth_date=date(1958, 4, 2), out=artifacts / "wristband-MRN100002.pdf")
+    half = WRISTBAND_PX[0] // 2
+    assert read_barcodes(pdf, tmp_path, (0, half)) == ["MRN100002"]
+    assert read_barcodes(pdf, tmp_path, (half, WRISTBAND_PX[0] - half)) == ["MRN100002"]
+    text = text_of(pdf)
+    assert text.count("Nguyen, Linh") == 2 and text.count("DOB 1958-04-02") == 2
+    assert text.count("MRN MRN100002") == 2
+    images = pngs(pdf, artifacts, "wristband-MRN100002")
+    assert len(images) == 1
+
+
+def test_wristband_page_is_a_25_by_250_mm_band(tmp_path):
+    pdf = render_wristband(patient_name="Nguyen, Linh", mrn="MRN100002",
+                           birth_date=date(1958, 4, 2), out=tmp_path / "band.pdf")
+    info = " ".join(subprocess.run([tool("pdfinfo"), str(pdf)], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "Pages: 1" in info and "Page size: 708.661 x 70.8661 pts" in info
+
+
+def test_wristband_of_a_long_name_still_prints_the_whole_name(tmp_path):
+    name = "Garcia-Fernandez de la Vega, Maria Josefina Alejandra"
+    pdf = render_wristband(patient_name=name, mrn="MRN100009", birth_date=date(1970, 1, 31),
+                           out=tmp_path / "long-name.pdf")
+    assert text_of(pdf).count("Maria Josefina Alejandra") == 2
+    assert read_barcodes(pdf, tmp_path, (0, WRISTBAND_PX[0] // 2)) == ["MRN100009"]
+
+
+@pytest.mark.parametrize(("mrn", "message"), [
+    ("MRN-Ø42", "'MRN-Ø42' cannot be printed as a Code 128 barcode (printable ASCII only)"),
+    ("MRN\t42", "'MRN\\t42' cannot be printed as a Code 128 barcode (printable ASCII only)"),
+    ("M" * 30, "MRN 'MMMMMMMMMMMMMMMMMMMMMMMMMMMMMM' is too long for a wristband barcode "
+               "(98 mm at 0.254 mm a module; at most 64 mm fit)"),
+    ("   ", "is empty: a wristband needs the patient's MRN"),
+])
+def test_a_wristband_refuses_an_mrn_it_cannot_print_as_scanned(tmp_path, mrn, message):
+    out = tmp_path / "refused.pdf"
+    with pytest.raises(InvalidInput) as error:
+        render_wristband(patient_name="Nguyen, Linh", mrn=mrn, birth_date=date(1958, 4, 2),
+                         out=out)
+    assert (error.value.field, error.value.message) == ("mrn", message)
+    assert not out.exists()
+
+
+def test_a_wristband_refuses_a_name_too_long_for_the_band(tmp_path):
+    with pytest.raises(InvalidInput) as error:
+        render_wristband(patient_name="Abcdefghij " * 30, mrn="MRN1",
+                         birth_date=date(1958, 4, 2), out=tmp_path / "x.pdf")
+    assert error.value.field == "patient_name"

@@ -8,66 +8,136 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from records_helpers import PANEL, T0, World, audit_count, enrol, give
+from records_helpers import PANEL, T0, World, audit_count, bag, chart, enrol, give, patient_of
 from sqlalchemy import text
 
 from tarla.cli import main
 from tarla.domain.errors import InvalidInput
-from tarla.services import clinical, label, pharmacy
+from tarla.services import bench, clinical, label, pharmacy
 from tarla.services.audit import verify_chain
-from tarla.services.errors import AlreadyRecorded, Forbidden
+from tarla.services.demo import kit_scan
+from tarla.services.errors import AlreadyRecorded, Forbidden, Refused
 
 Case = Callable[[World, dict[str, Any]], object]
+Arrange = Callable[[World, dict[str, Any]], None]
 
 
-def _prep(w: World, ctx: dict[str, Any]) -> pharmacy.PreparationResult:
-    return pharmacy.start_preparation(w.app.uow(), course_id=ctx["course"], dose_mg=1,
-                                      actor=w.pharmacist, now=T0)
+def _labs(w: World, ctx: dict[str, Any]) -> None:
+    clinical.record_lab_panel(w.app.uow(), patient_id=ctx["patient"], results=PANEL,
+                              collected_at=T0 - timedelta(hours=1), actor=w.nurse,
+                              now=T0 - timedelta(minutes=30))
 
 
-USE_CASES: dict[str, Case] = {
-    "enrol": lambda w, ctx: enrol(w, "MRN2"),
-    "record_lab": lambda w, ctx: clinical.record_lab(
+def _started(w: World, ctx: dict[str, Any]) -> None:
+    _labs(w, ctx)
+    ctx["prep"] = pharmacy.start_preparation(w.app.uow(), course_id=ctx["course"],
+                                             actor=w.pharmacist, now=T0).preparation_id
+
+
+def _scanned(w: World, ctx: dict[str, Any]) -> None:
+    _started(w, ctx)
+    w.loop.scan(ctx["prep"], kit_scan(1, "K1"), T0 + timedelta(minutes=2))
+
+
+def _scanned_and_watered(w: World, ctx: dict[str, Any]) -> None:
+    _scanned(w, ctx)
+    bench.confirm_step(w.app.uow(), preparation_id=ctx["prep"], step="water_added",
+                       actor=w.pharmacist, now=T0 + timedelta(minutes=4), measured_ml=1.3)
+
+
+def _compounded(w: World, ctx: dict[str, Any]) -> None:
+    _labs(w, ctx)
+    ctx["prep"] = w.loop.prepare(patient_of(w, ctx["course"]), T0, "K1", checked=False)
+
+
+def _checked(w: World, ctx: dict[str, Any]) -> None:
+    _labs(w, ctx)
+    ctx["prep"] = bag(w, ctx["course"], 0)
+
+
+def _running(w: World, ctx: dict[str, Any]) -> None:
+    _checked(w, ctx)
+    chart(w, ctx["course"], 0, ctx["prep"])
+
+
+def _crs(w: World, ctx: dict[str, Any]) -> None:
+    give(w, ctx["course"], 0, 1)
+    ctx["event"] = w.loop.crs_grade_2(patient_of(w, ctx["course"]), T0 + timedelta(hours=14))
+
+
+def _nothing(w: World, ctx: dict[str, Any]) -> None:
+    return None
+
+
+DAY7 = T0 + timedelta(days=7)
+#: name -> (what is on record first, the use case that must write exactly one entry)
+USE_CASES: dict[str, tuple[Arrange, Case]] = {
+    "enrol": (_nothing, lambda w, ctx: enrol(w, "MRN2")),
+    "record_lab": (_nothing, lambda w, ctx: clinical.record_lab(
         w.app.uow(), patient_id=ctx["patient"], test="ALT", value=30, unit="U/L", uln=40,
-        collected_at=T0 - timedelta(hours=1), actor=w.nurse, now=T0),
-    "record_lab_panel": lambda w, ctx: clinical.record_lab_panel(
-        w.app.uow(), patient_id=ctx["patient"], results=PANEL,
-        collected_at=T0 - timedelta(hours=1), actor=w.nurse, now=T0),
-    "record_assessment": lambda w, ctx: clinical.record_assessment(
+        collected_at=T0 - timedelta(hours=1), actor=w.nurse, now=T0)),
+    "record_lab_panel": (_nothing, _labs),
+    "record_assessment": (_nothing, lambda w, ctx: clinical.record_assessment(
         w.app.uow(), course_id=ctx["course"], kind="CRS",
         inputs={"temperature_c": 38.5, "hypotension": False, "oxygen": "none"},
-        assessed_at=T0, actor=w.nurse, now=T0 + timedelta(minutes=5)),
-    "record_administration": lambda w, ctx: give(w, ctx["course"], 0, 1),
-    "start_preparation": _prep,
-    "advance_preparation": lambda w, ctx: pharmacy.advance_preparation(
-        w.app.uow(), preparation_id=ctx["prep"], event="reconstituted", at=T0,
-        actor=w.pharmacist, now=T0 + timedelta(minutes=1)),
-    "sign_off_label": lambda w, ctx: label.sign_off_label(
+        assessed_at=T0, actor=w.nurse, now=T0 + timedelta(minutes=5))),
+    "record_administration": (_checked, lambda w, ctx: chart(w, ctx["course"], 0,
+                                                             ctx["prep"])),
+    "complete_infusion": (_running, lambda w, ctx: clinical.complete_infusion(
+        w.app.uow(), preparation_id=ctx["prep"], ended_at=T0 + timedelta(hours=2),
+        actor=w.nurse, now=T0 + timedelta(hours=3))),
+    "record_external_dose": (_nothing, lambda w, ctx: clinical.record_external_dose(
+        w.app.uow(), course_id=ctx["course"], started_at=T0, dose_mg=1, actor=w.physician,
+        source="Mercy Hospital infusion record", now=T0 + timedelta(hours=3))),
+    "release_dose": (_nothing, lambda w, ctx: clinical.release_dose(
+        w.app.uow(), course_id=ctx["course"], reason="point-of-care CBC reviewed",
+        actor=w.physician, now=T0)),
+    "resolve_adverse_event (nurse's proposal)": (_crs, lambda w, ctx: w.loop.resolve(
+        ctx["event"], T0 + timedelta(days=2), w.nurse)),
+    "resolve_adverse_event (physician)": (_crs, lambda w, ctx: w.loop.resolve(
+        ctx["event"], T0 + timedelta(days=2), w.physician)),
+    "start_preparation": (_labs, lambda w, ctx: pharmacy.start_preparation(
+        w.app.uow(), course_id=ctx["course"], actor=w.pharmacist, now=T0)),
+    "record_scan": (_started, lambda w, ctx: w.loop.scan(
+        ctx["prep"], kit_scan(1, "K1"), T0 + timedelta(minutes=2))),
+    "confirm_step": (_scanned, lambda w, ctx: bench.confirm_step(
+        w.app.uow(), preparation_id=ctx["prep"], step="water_added", actor=w.pharmacist,
+        now=T0 + timedelta(minutes=4), measured_ml=1.3)),
+    "advance_preparation": (_scanned_and_watered, lambda w, ctx: pharmacy.advance_preparation(
+        w.app.uow(), preparation_id=ctx["prep"], event="reconstituted",
+        at=T0 + timedelta(minutes=5), actor=w.pharmacist, now=T0 + timedelta(minutes=5))),
+    "check_preparation": (_compounded, lambda w, ctx: pharmacy.check_preparation(
+        w.app.uow(), preparation_id=ctx["prep"], actor=w.pharmacist2,
+        now=T0 + timedelta(minutes=30))),
+    "sign_off_label": (_nothing, lambda w, ctx: label.sign_off_label(
         w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1", "T1-C1D8"], actor=w.pharmacist,
-        now=T0, comments="checked against the PI"),
+        now=T0, comments="checked against the PI")),
 }
 
 
 @pytest.fixture
 def ctx(world: World) -> dict[str, Any]:
     enrolled = enrol(world)
-    out: dict[str, Any] = {"patient": enrolled.patient_id, "course": enrolled.course_id}
-    out["prep"] = _prep(world, out).preparation_id
-    return out
+    return {"patient": enrolled.patient_id, "course": enrolled.course_id}
 
 
 @pytest.mark.parametrize("name", sorted(USE_CASES))
 def test_each_use_case_writes_exactly_one_audit_entry(world: World, ctx: dict[str, Any],
                                                       name: str) -> None:
+    arrange, case = USE_CASES[name]
+    arrange(world, ctx)
     before = audit_count(world)
-    USE_CASES[name](world, ctx)
+    case(world, ctx)
     assert audit_count(world) == before + 1
     assert verify_chain(world.app.uow()).intact
 
 
+def _second_chart(w: World, ctx: dict[str, Any]) -> object:
+    return chart(w, ctx["course"], 0, ctx["given"], slot="C1D1")
+
+
 FAILING: dict[str, tuple[Case, type[Exception]]] = {
-    "second recording of a slot": (lambda w, ctx: give(w, ctx["course"], 0, 1, slot="C1D1"),
-                                   AlreadyRecorded),
+    "second recording of a slot": (_second_chart, AlreadyRecorded),
     "nurse signs off the label": (lambda w, ctx: label.sign_off_label(
         w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1"], actor=w.nurse, now=T0), Forbidden),
     "unknown rule id": (lambda w, ctx: label.sign_off_label(
@@ -75,14 +145,25 @@ FAILING: dict[str, tuple[Case, type[Exception]]] = {
         InvalidInput),
     "duplicate MRN": (lambda w, ctx: enrol(w, "MRN1"), AlreadyRecorded),
     "preparer checks own bag": (lambda w, ctx: pharmacy.check_preparation(
-        w.app.uow(), preparation_id=ctx["prep"], actor=w.pharmacist, now=T0), Forbidden),
+        w.app.uow(), preparation_id=ctx["unchecked"], actor=w.pharmacist,
+        now=T0 + timedelta(minutes=30)), Refused),
+    "a dose before it is due": (lambda w, ctx: chart(w, ctx["course"], 3, ctx["given"]),
+                                Refused),
+    "a release with nothing to release": (lambda w, ctx: clinical.release_dose(
+        w.app.uow(), course_id=ctx["other_course"], reason="nothing is held here",
+        actor=w.physician, now=T0), InvalidInput),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FAILING))
 def test_a_failed_use_case_writes_no_audit_entry(world: World, ctx: dict[str, Any],
                                                  name: str) -> None:
-    give(world, ctx["course"], 0, 1)
+    ctx["given"] = give(world, ctx["course"], 0, 1).preparation_id
+    other = enrol(world, "MRN2")
+    ctx["other_course"] = other.course_id
+    p2 = patient_of(world, other.course_id)
+    world.loop.labs(p2, T0 - timedelta(hours=1))
+    ctx["unchecked"] = world.loop.prepare(p2, T0, "K-OTHER", checked=False)
     before = audit_count(world)
     case, error = FAILING[name]
     with pytest.raises(error):

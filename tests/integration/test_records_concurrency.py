@@ -7,25 +7,34 @@ import threading
 from datetime import timedelta
 
 import pytest
-from records_helpers import T0, World, audit_count, enrol, give
+from records_helpers import T0, World, audit_count, bag, chart, enrol, give, patient_of
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from tarla.services import clinical, pharmacy
-from tarla.services.errors import AlreadyRecorded, Conflict
+from tarla.services import admin, bench, clinical, pharmacy
+from tarla.services.audit import verify_chain
+from tarla.services.demo import kit_scan
+from tarla.services.errors import AlreadyRecorded, Conflict, Refused
 
 
 def test_a_stale_preparation_update_is_a_conflict(world: World) -> None:
     course = enrol(world).course_id
+    world.loop.labs(patient_of(world, course), T0 - timedelta(hours=1))
     prep = pharmacy.start_preparation(world.app.uow(), course_id=course, dose_mg=1,
                                       actor=world.pharmacist, now=T0)
+    world.loop.scan(prep.preparation_id, kit_scan(1, "K1"), T0 + timedelta(minutes=2))
+    bench.confirm_step(world.app.uow(), preparation_id=prep.preparation_id,
+                       step="water_added", actor=world.pharmacist,
+                       now=T0 + timedelta(minutes=4), measured_ml=1.3)
     pharmacy.advance_preparation(world.app.uow(), preparation_id=prep.preparation_id,
-                                 event="reconstituted", at=T0, actor=world.pharmacist,
-                                 now=T0, expected_version=prep.version)
+                                 event="reconstituted", at=T0 + timedelta(minutes=5),
+                                 actor=world.pharmacist, now=T0 + timedelta(minutes=5),
+                                 expected_version=prep.version)
     with pytest.raises(Conflict, match="changed by someone else"):
         pharmacy.advance_preparation(world.app.uow(), preparation_id=prep.preparation_id,
-                                     event="discarded", at=T0, actor=world.pharmacist2,
-                                     now=T0, expected_version=prep.version)
+                                     event="discarded", at=T0 + timedelta(minutes=6),
+                                     actor=world.pharmacist2, now=T0 + timedelta(minutes=6),
+                                     expected_version=prep.version)
 
 
 def test_a_concurrent_course_update_is_a_conflict_not_last_writer_wins(world: World) -> None:
@@ -52,10 +61,11 @@ def test_a_second_recording_of_the_same_slot_is_refused(world: World) -> None:
     first = give(world, course, 0, 1)
     assert first.slot == "C1D1"
     before = audit_count(world)
-    with pytest.raises(AlreadyRecorded, match="C1D1 of this course was already recorded"):
-        give(world, course, 0, 1, slot="C1D1")
-    with pytest.raises(AlreadyRecorded):
-        give(world, course, 0, 1)  # same start time, no slot named
+    again = "C1D1 of this course is on record as given 2026-12-01 09:00"
+    with pytest.raises(AlreadyRecorded, match=again):
+        chart(world, course, 0, first.preparation_id, slot="C1D1")  # type: ignore[arg-type]
+    with pytest.raises(AlreadyRecorded, match=again):
+        chart(world, course, 0, first.preparation_id)  # type: ignore[arg-type]
     assert audit_count(world) == before
 
 
@@ -79,25 +89,31 @@ def test_the_database_alone_refuses_a_second_record_of_a_slot(world: World) -> N
 
 def test_the_same_idempotency_key_records_once(world: World) -> None:
     course = enrol(world).course_id
+    pid = bag(world, course, 0)
     before = audit_count(world)
-    first = give(world, course, 0, 1, idempotency_key="tablet-7:abc")
-    again = give(world, course, 0, 1, idempotency_key="tablet-7:abc")
+    first = chart(world, course, 0, pid, idempotency_key="tablet-7:abc")
+    again = chart(world, course, 0, pid, idempotency_key="tablet-7:abc")
     assert again.replayed and not first.replayed
     assert again.administration_id == first.administration_id
     assert audit_count(world) == before + 1
+    later = bag(world, course, 7)
     with pytest.raises(Conflict, match="different administration"):
-        give(world, course, 7, 10, idempotency_key="tablet-7:abc")
+        chart(world, course, 7, later, idempotency_key="tablet-7:abc")
+    with world.app.uow().readonly() as uow:
+        assert len(uow.administrations.for_course(course)) == 1
+        assert uow.preparations.get(later).status == "checked"  # type: ignore[union-attr]
 
 
 def test_concurrent_requests_with_one_key_record_once(world: World) -> None:
     course = enrol(world).course_id
+    pid = bag(world, course, 0)
     barrier = threading.Barrier(2)
     results: list[object] = []
 
     def post() -> None:
         barrier.wait()
         try:
-            results.append(give(world, course, 0, 1, idempotency_key="retry-1"))
+            results.append(chart(world, course, 0, pid, idempotency_key="retry-1"))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             results.append(exc)
 
@@ -111,3 +127,48 @@ def test_concurrent_requests_with_one_key_record_once(world: World) -> None:
     assert len(ids) == 1
     with world.app.uow().readonly() as uow:
         assert len(uow.administrations.for_course(course)) == 1
+        events = [e.event for e in uow.preparations.events(pid)]
+    assert events.count("infusion_started") == 1
+
+
+def test_ten_concurrent_checks_of_one_bag_let_exactly_one_through(world: World) -> None:
+    checkers = [f"rph.c{i}" for i in range(10)]
+    for name in checkers:
+        admin.create_user(world.app.uow(), username=name, display_name=name,
+                          roles=["pharmacist"], now=T0, site_code=world.site)
+    course = enrol(world).course_id
+    p = patient_of(world, course)
+    world.loop.labs(p, T0 - timedelta(hours=1))
+    pid = world.loop.prepare(p, T0, "K1", checked=False)
+    before = audit_count(world)
+    barrier = threading.Barrier(len(checkers))
+    results: dict[str, object] = {}
+
+    def check(name: str) -> None:
+        barrier.wait()
+        try:
+            results[name] = pharmacy.check_preparation(
+                world.app.uow(), preparation_id=pid, actor=name, now=T0 + timedelta(minutes=30))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            results[name] = exc
+
+    threads = [threading.Thread(target=check, args=(n,)) for n in checkers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [n for n, r in results.items() if isinstance(r, pharmacy.PreparationResult)]
+    losers = [r for r in results.values() if not isinstance(r, pharmacy.PreparationResult)]
+    assert len(results) == 10 and len(winners) == 1, results
+    # the others saw the bag checked (GATE-CHECK-ONCE) or lost the version race (Conflict)
+    assert all(isinstance(r, Conflict) or (isinstance(r, Refused)
+                                           and "GATE-CHECK-ONCE" in r.rules)
+               for r in losers), losers
+    with world.app.uow().readonly() as uow:
+        prep = uow.preparations.get(pid)
+        winner = uow.users.by_username(winners[0])
+        assert prep is not None and winner is not None
+        assert (prep.status, prep.checked_by) == ("checked", winner.id)
+        checks = [e for e in uow.audit.entries() if e.action == "preparation.check"]
+    assert audit_count(world) == before + 1 and len(checks) == 1
+    assert verify_chain(world.app.uow()).intact

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
@@ -139,7 +140,7 @@ def test_migration_0003_goes_down_and_up_again_over_data(empty_database_url: str
                           "VALUES ('US-PI-2025-11', 'x', :t)"), {"t": now})
         _second_course_with_a_restart(conn, now)
     engine.dispose()
-    assert upgrade(url) == "0003_course_resume"
+    assert upgrade(url, "0003_course_resume") == "0003_course_resume"
     assert downgrade(url, "zz_web_0001") == "zz_web_0001"
     assert upgrade(url) == head_revision()
     engine = make_engine(url)
@@ -147,3 +148,46 @@ def test_migration_0003_goes_down_and_up_again_over_data(empty_database_url: str
         assert conn.execute(text("SELECT last_kind FROM treatment_courses WHERE id = 2")
                             ).scalar() == "restart_step_up"
     engine.dispose()
+
+
+def test_migration_0004_turns_web_hold_overrides_into_releases_and_back(
+        empty_database_url: str) -> None:
+    """An override of the old web layer becomes a physician release naming the rules it named
+    (slot unknown: it covers no slot, so it releases nothing by itself), and back again."""
+    url = empty_database_url
+    upgrade(url, "0003_course_resume")
+    engine = make_engine(url)
+    now = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sites (id, code, name, timezone, policy, created_at) "
+                          "VALUES (1, 'NYC', 'NYC', 'America/New_York', '{}', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO users (id, username, display_name, site_id, created_at) "
+                          "VALUES (1, 'dr', 'Dr', 1, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO label_versions (id, source, registered_at) "
+                          "VALUES ('US-PI-2025-11', 'x', :t)"), {"t": now})
+        _second_course_with_a_restart(conn, now)
+        conn.execute(text(
+            "INSERT INTO web_hold_overrides (course_id, for_date, reason, decided_by, "
+            "decided_at, held_by) VALUES (3, '2026-12-08', 'CRS settled', 1, :t, "
+            "'T5-CRS-G2,T7-NEUT')"), {"t": now})
+    engine.dispose()
+    assert upgrade(url) == head_revision()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT course_id, for_date, slot, reason, covers_rules, "
+                                "covers_labs, decided_by FROM dose_releases")).one()
+    engine.dispose()
+    rules = row.covers_rules if isinstance(row.covers_rules, list) else json.loads(
+        row.covers_rules)
+    labs = row.covers_labs if isinstance(row.covers_labs, list) else json.loads(row.covers_labs)
+    assert (row.course_id, str(row.for_date), row.slot, row.reason, rules, labs,
+            row.decided_by) == (3, "2026-12-08", "", "CRS settled", ["T5-CRS-G2", "T7-NEUT"],
+                                [], 1)
+    assert downgrade(url, "0003_course_resume") == "0003_course_resume"
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT course_id, reason, held_by FROM web_hold_overrides")
+                            ).one()
+    engine.dispose()
+    assert tuple(back) == (3, "CRS settled", "T5-CRS-G2,T7-NEUT")
+    assert upgrade(url) == head_revision()

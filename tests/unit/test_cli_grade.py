@@ -115,6 +115,21 @@ def test_icans_ice_3_with_seizure_is_grade_3(monkeypatch: pytest.MonkeyPatch,
     assert tarla(monkeypatch, capsys, "grade", "icans", "--json", stdin=given).json["grade"] == 3
 
 
+def test_icans_unable_to_do_the_ice_with_consciousness_normal_is_grade_4(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    given = {"ice_unable": True, "consciousness": "normal", "seizure": "none", "motor": "none",
+             "cerebral_edema": "none"}
+    out = tarla(monkeypatch, capsys, "grade", "icans", "--json", stdin=given).json
+    assert (out["grade"], out["ice_score"]) == (4, 0)
+
+
+def test_crs_on_cpap_at_0_l_per_min_is_grade_4(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    given = {"temperature_c": 38.2, "hypotension": False, "oxygen": "cpap",
+             "oxygen_l_per_min": 0}
+    assert tarla(monkeypatch, capsys, "grade", "crs", "--json", stdin=given).json["grade"] == 4
+
+
 def test_lab_output_has_term_grade_and_converted_value(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     given = {"test": "ANC", "value": 400, "unit": "/µL"}
@@ -182,6 +197,12 @@ def test_text_output_of_crs_lists_each_driver(monkeypatch: pytest.MonkeyPatch,
                "motor": "none", "cerebral_edema": "none"}, "ice.writing"),
     ("icans", {"ice_score": 8, "seizure": "none", "motor": "none", "cerebral_edema": "none"},
      "consciousness"),
+    ("icans", {"ice_unable": True, "consciousness": "awakens_to_touch", "seizure": "none",
+               "motor": "none", "cerebral_edema": "none"}, "consciousness"),
+    ("icans", {"ice_unable": True, "ice_score": 4, "consciousness": "normal",
+               "seizure": "none", "motor": "none", "cerebral_edema": "none"}, "ice_score"),
+    ("icans", {"ice_unable": "yes", "consciousness": "normal", "seizure": "none",
+               "motor": "none", "cerebral_edema": "none"}, "ice_unable"),
     ("lab", {"test": "ANC", "value": 0.4}, "unit"),
     ("lab", {"test": "ANC", "value": 0.4, "unit": "g"}, "unit"),
     ("lab", {"test": "ALT", "value": 200, "unit": "U/L"}, "uln"),

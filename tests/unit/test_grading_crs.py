@@ -218,8 +218,51 @@ def test_oxygen_flow_with_no_oxygen_device_is_refused() -> None:
     refused("oxygen_l_per_min", oxygen="none", oxygen_l_per_min=2)
 
 
-def test_zero_flow_on_an_oxygen_device_is_refused() -> None:
+def test_zero_flow_on_a_low_flow_cannula_is_refused() -> None:
     refused("oxygen_l_per_min", oxygen="low_flow", oxygen_l_per_min=0)
+
+
+def test_zero_flow_on_blow_by_is_refused() -> None:
+    refused("oxygen_l_per_min", oxygen="blow_by", oxygen_l_per_min=0)
+
+
+# Masks, high-flow cannula and positive pressure: the ASTCT table grades the device the
+# hypoxia needs (grade 3 "high-flow nasal cannula, facemask, non-rebreather mask, or Venturi
+# mask"; grade 4 "CPAP, BiPAP, intubation and mechanical ventilation"), not a flow.
+@pytest.mark.parametrize(("oxygen", "grade"), [
+    ("high_flow", 3), ("facemask", 3), ("non_rebreather", 3), ("venturi", 3),
+    ("cpap", 4), ("bipap", 4), ("mechanical_ventilation", 4)])
+@pytest.mark.parametrize("flow", [0, 0.0, None])
+def test_a_mask_or_positive_pressure_device_is_graded_by_the_device_with_flow_0_or_absent(
+        oxygen: str, grade: int, flow: float | None) -> None:
+    result = crs(oxygen=oxygen, oxygen_l_per_min=flow)
+    assert result.grade == grade
+    assert result.drivers[0].criterion == "hypoxia"
+
+
+def test_cpap_at_0_l_per_min_says_the_device_set_the_grade() -> None:
+    result = crs(oxygen="cpap", oxygen_l_per_min=0)
+    assert result.drivers[0].detail == ("cpap (0 L/min charted: the device sets the grade): "
+                                        "Hypoxia requiring positive pressure (CPAP)")
+    assert result.drivers[0].source == ("ASTCT-2019 CRS table, grade 4 (Lee 2019; PMC8021214 "
+                                         "Tab1; PMC9327779 t0002)")
+
+
+@pytest.mark.parametrize(("oxygen", "flow", "grade"), [
+    ("facemask", 5, 3), ("venturi", 2, 3), ("non_rebreather", 15, 3), ("bipap", 3, 4),
+    ("mechanical_ventilation", 40, 4)])
+def test_a_mask_or_positive_pressure_flow_never_changes_its_grade(
+        oxygen: str, flow: float, grade: int) -> None:
+    assert crs(oxygen=oxygen, oxygen_l_per_min=flow).grade == grade
+
+
+def test_mechanical_ventilation_at_0_l_per_min_with_two_vasopressors_is_grade_4() -> None:
+    assert crs(hypotension=True, vasopressors=2, oxygen="mechanical_ventilation",
+               oxygen_l_per_min=0).grade == 4
+
+
+def test_a_negative_flow_on_a_mask_is_still_refused() -> None:
+    refused("oxygen_l_per_min", oxygen="non_rebreather", oxygen_l_per_min=-1)
 
 
 def test_no_oxygen_with_zero_flow_is_accepted() -> None:

@@ -66,6 +66,76 @@ def test_ice_0_because_unarousable_is_grade_4() -> None:
     assert {d.criterion for d in result.drivers if d.grade == 4} == {"ice", "consciousness"}
 
 
+# --- unarousable and unable to do the ICE ---------------------------------------------------
+# The bedside form and the API send "ice_unable" and usually leave consciousness at its
+# default, "normal". The ASTCT grade-4 ICE cell *is* the unarousable patient: grade 4.
+
+def test_unable_to_do_the_ice_with_consciousness_left_normal_is_grade_4() -> None:
+    result = icans(ice_score=None, ice_unable=True)
+    assert result.grade == 4
+    assert result.ice_score == 0
+    assert {d.criterion for d in result.drivers if d.grade == 4} == {"ice", "consciousness"}
+
+
+def test_unable_to_do_the_ice_names_the_patient_unarousable_in_the_consciousness_driver() -> None:
+    result = icans(ice_score=None, ice_unable=True)
+    driver = next(d for d in result.drivers if d.criterion == "consciousness")
+    assert driver.detail.startswith("unarousable (patient unarousable and unable to do the "
+                                    "ICE assessment)")
+    assert driver.source == ("ASTCT-2019 adult ICANS table, consciousness row, grade 4 "
+                             "(Lee 2019; PMC8403007 t0004; PMC7990806 Tab2)")
+
+
+def test_unable_to_do_the_ice_with_consciousness_unarousable_is_grade_4() -> None:
+    assert icans(ice_score=None, ice_unable=True, consciousness="unarousable").grade == 4
+
+
+def test_unable_to_do_the_ice_with_an_ice_score_of_0_is_grade_4() -> None:
+    assert icans(ice_score=0, ice_unable=True).grade == 4
+
+
+def test_unable_to_do_the_ice_and_a_seizure_is_still_grade_4_not_more() -> None:
+    assert icans(ice_score=None, ice_unable=True, seizure="rapidly_resolving").grade == 4
+
+
+def test_unable_to_do_the_ice_and_death_attributed_is_grade_5() -> None:
+    assert icans(ice_score=None, ice_unable=True, death_attributed=True).grade == 5
+
+
+@pytest.mark.parametrize("consciousness", [
+    "awakens_spontaneously", "awakens_to_voice", "awakens_to_touch"])
+def test_unable_to_do_the_ice_while_the_patient_awakens_is_refused_naming_consciousness(
+        consciousness: str) -> None:
+    error = refused("consciousness", ice_score=None, ice_unable=True,
+                    consciousness=consciousness)
+    assert consciousness in error.message and "ice_unable" in error.message
+
+
+@pytest.mark.parametrize("score", [1, 5, 10])
+def test_an_ice_score_above_0_while_unable_to_do_the_ice_is_refused(score: int) -> None:
+    error = refused("ice_score", ice_score=score, ice_unable=True)
+    assert f"ICE {score}" in error.message
+
+
+def test_ice_answers_while_unable_to_do_the_ice_are_refused_naming_the_ice() -> None:
+    refused("ice", ice_score=None, ice=FULL_ICE | {"writing": 0}, ice_unable=True)
+
+
+def test_ice_answers_of_all_zero_while_unable_to_do_the_ice_are_refused_too() -> None:
+    zero = {k: 0 for k in FULL_ICE}
+    refused("ice", ice_score=None, ice=zero, ice_unable=True)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_ice_unable_must_be_true_or_false(value: object) -> None:
+    refused("ice_unable", ice_unable=value)
+
+
+def test_ice_0_without_ice_unable_and_consciousness_normal_stays_grade_3() -> None:
+    # ICE 0 in an awake patient (e.g. global aphasia) is grade 3 (ASTCT note **).
+    assert icans(ice_score=0).grade == 3
+
+
 # --- the other domains -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("consciousness", "grade"), [

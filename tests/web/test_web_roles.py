@@ -8,6 +8,7 @@ import re
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from web_loop import prepare_bag
 from web_support import ROLES, SITE, TODAY, USERS, sign_in
 
 from tarla.bootstrap import bootstrap  # noqa: F401  (import check only)
@@ -85,23 +86,36 @@ def test_mutating_route_refuses_the_wrong_role(app, method: str, path: str, role
 
 
 def test_only_a_pharmacist_verifies_and_never_the_one_who_prepared(as_role, world) -> None:
-    prep = as_role("pharmacist").post("/api/v1/preparations",
-                                      json={"course_id": world.courses["new"]})
-    assert prep.status_code == 201
-    pid = prep.json()["preparation"]["id"]
+    pid = prepare_bag(as_role, world.courses["new"], check=False)
     c = as_role("pharmacist")
-    raw = "0100355513059015" + "17271231" + "10LOTA\x1d" + "21S1"
-    assert c.post(f"/api/v1/preparations/{pid}/scans", json={"scan": raw}).status_code == 201
-    for event in ("reconstituted", "bag_prepared"):
-        assert c.post(f"/api/v1/preparations/{pid}/events",
-                      json={"event": event}).status_code == 200
     r = c.post(f"/api/v1/preparations/{pid}/check", json={})
-    assert r.status_code == 403 and "someone other than the preparer" in r.json()["detail"]
+    assert r.status_code == 409
+    assert r.json()["errors"][0]["rule"] == "GATE-CHECK-FOUR-EYES"
     assert as_role("physician").post(f"/api/v1/preparations/{pid}/check",
                                      json={}).status_code == 403
+    assert as_role("nurse").post(f"/pharmacy/preparations/{pid}/check",
+                                 data={}).status_code == 403
     r = as_role("pharmacist2").post(f"/api/v1/preparations/{pid}/check", json={})
     assert r.status_code == 200
     assert r.json()["preparation"]["status"] == "checked"
+
+
+def test_only_a_physician_releases_a_held_dose(as_role, world) -> None:
+    course = world.courses["held"]
+    reason = {"reason": "CRS resolved clinically; benefit outweighs the risk"}
+    for role in ("nurse", "pharmacist", "scheduler", "admin"):
+        assert as_role(role).post(f"/bedside/{course}/release", data=reason).status_code == 403
+    assert as_role("physician").post(f"/bedside/{course}/release", data=reason).status_code == 200
+
+
+def test_only_a_nurse_charts_a_dose(as_role, world) -> None:
+    course = world.courses["stepup"]
+    data = {"started_at": "2026-12-15T09:00", "patient_scan": "MRN100002", "bag_scan": "PREP-1"}
+    for role in ("physician", "pharmacist", "scheduler", "admin"):
+        assert as_role(role).post(f"/bedside/{course}/administration",
+                                  data=data).status_code == 403
+    html = as_role("physician").get(f"/bedside/{course}").text
+    assert 'id="f-patient_scan"' not in html
 
 
 def test_only_admin_manages_users(as_role) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tarla.services import admin, clinical
+from tarla.services import admin, clinical, demo
 from tarla.services.ports import UnitOfWork
 from tarla.web.auth import hash_password
 
@@ -43,6 +43,7 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
         admin.create_user(uow(), username=username, display_name=name, roles=roles, now=setup,
                           site_code=site, password_hash=digest)
     w = World(site, today)
+    mrns: dict[str, str] = {}
 
     def enrol(key: str, family: str, given: str, start: date, mrn: str) -> int:
         r = clinical.enrol_patient(uow(), site_code=site, mrn=mrn, family_name=family,
@@ -51,6 +52,7 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
                                    start_date=start, actor="dr.khan",
                                    now=at(start - timedelta(days=5), 10))
         w.patients[key], w.courses[key] = r.patient_id, r.course_id
+        mrns[key] = mrn
         return r.course_id
 
     def labs(key: str, day: date) -> None:
@@ -58,10 +60,11 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
                                   collected_at=at(day, 7), actor="rn.chen", now=at(day, 7, 30))
 
     def give(key: str, day: date, dose: int) -> None:
-        start = at(day, 9)
-        clinical.record_administration(uow(), course_id=w.courses[key], started_at=start,
-                                       dose_mg=dose, ended_at=start + timedelta(hours=1),
-                                       actor="rn.chen", now=start + timedelta(hours=1, minutes=5))
+        # through the closed loop: the bag prepared and checked, wristband and label scanned
+        result = demo.give_through_the_loop(
+            uow, course_id=w.courses[key], mrn=mrns[key], prepared_at=at(day, 7, 45),
+            started_at=at(day, 9), serial=f"W{w.courses[key]}{day:%m%d}", nurse="rn.chen")
+        assert result.dose_mg == dose, (key, result)
 
     # C1D1 due today, labs drawn this morning: GIVE 1 mg, monitoring bed
     enrol("new", "Garcia", "Ana", today, "MRN100001")

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -53,7 +54,8 @@ __all__ = ["Base", "UtcDateTime", "as_utc", "RAW_TIMESTAMP", "UtcMemo", "Site", 
            "UserRole", "Patient", "LabelVersion", "LabelRule", "LabelSignoff",
            "LabelSignoffRule", "TreatmentCourse", "Administration",
            "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
-           "PreparationScan", "Vial", "VialExcursion", "AuditEntry", "AuditHead",
+           "PreparationScan", "PreparationStep", "DoseRelease", "Vial", "VialExcursion",
+           "AuditEntry", "AuditHead",
            "GENESIS_HASH", "UNIQUE_MESSAGES", "CHECK_MESSAGES"]
 
 GENESIS_HASH = "0" * 64
@@ -278,6 +280,10 @@ class Administration(Base):
     preparation_id: Mapped[int | None] = mapped_column(ForeignKey("preparations.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     recorded_at: Mapped[datetime]
+    patient_scan: Mapped[str | None] = mapped_column(String(200))
+    bag_scan: Mapped[str | None] = mapped_column(String(200))
+    scan_exception_reason: Mapped[str | None] = mapped_column(Text)
+    witness_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Assessment(Base):
@@ -313,6 +319,9 @@ class AdverseEvent(Base):
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
     charted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     charted_at: Mapped[datetime]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_proposed_at: Mapped[datetime | None]
+    resolution_proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}
 
@@ -335,6 +344,10 @@ class LabResult(Base):
     charted_at: Mapped[datetime]
 
 
+_OPEN_PREP = text("status NOT IN ('discarded', 'administered')")
+_KIT_CONSUMED = text("verdict = 'accept' AND component = 'drug' AND serial IS NOT NULL")
+
+
 class Preparation(Base):
     __tablename__ = "preparations"
     __table_args__ = (
@@ -342,11 +355,16 @@ class Preparation(Base):
         CheckConstraint(_in("dose_mg", (1, 10)), name="dose_mg"),
         CheckConstraint("checked_by IS NULL OR checked_by <> prepared_by",
                         name="checker_is_not_preparer"),
+        # One open preparation per dose: a second start returns the first (services), and
+        # two racing starts cannot both be written.
+        Index("uq_preparations_open_slot", "course_id", "slot", unique=True,
+              sqlite_where=_OPEN_PREP, postgresql_where=_OPEN_PREP),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     dose_mg: Mapped[int] = mapped_column(Integer)
+    slot: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
     prepared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -372,7 +390,11 @@ class PreparationEventRow(Base):
 class PreparationScan(Base):
     __tablename__ = "preparation_scans"
     __table_args__ = (CheckConstraint(_in("component", ("drug", "ivss")), name="component"),
-                      CheckConstraint(_in("verdict", ("accept", "refuse")), name="verdict"))
+                      CheckConstraint(_in("verdict", ("accept", "refuse")), name="verdict"),
+                      # A kit serial fills one bag: its drug vial is accepted once, ever.
+                      Index("uq_preparation_scans_kit_serial", "gtin", "serial", unique=True,
+                            sqlite_where=_KIT_CONSUMED, postgresql_where=_KIT_CONSUMED),
+                      Index("ix_preparation_scans_gtin_serial", "gtin", "serial"))
     id: Mapped[int] = mapped_column(primary_key=True)
     preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
     gtin: Mapped[str] = mapped_column(String(14))
@@ -384,6 +406,37 @@ class PreparationScan(Base):
     reasons: Mapped[list[Any]]
     scanned_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     scanned_at: Mapped[datetime]
+    raw: Mapped[str | None] = mapped_column(String(500))
+
+
+class PreparationStep(Base):
+    """A bench step of the recipe, confirmed once per preparation, with the measured volume."""
+
+    __tablename__ = "preparation_steps"
+    __table_args__ = (UniqueConstraint("preparation_id", "step"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    step: Mapped[str] = mapped_column(String(32))
+    measured_ml: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    confirmed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime]
+
+
+class DoseRelease(Base):
+    """A physician's release of a held dose, or of one whose labs are missing, for one day."""
+
+    __tablename__ = "dose_releases"
+    __table_args__ = (Index("ix_dose_releases_course_id_for_date", "course_id", "for_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
+    for_date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    covers_rules: Mapped[list[Any]]
+    covers_labs: Mapped[list[Any]]
+    decided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
 
 
 class Vial(Base):
@@ -415,6 +468,7 @@ class VialExcursion(Base):
     min_c: Mapped[float | None] = mapped_column(Float)
     max_c: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
 
@@ -458,6 +512,12 @@ UNIQUE_MESSAGES: dict[str, tuple[str, str, str]] = {
     "uq_sites_code": ("AlreadyRecorded", "site", "a site with this code exists"),
     "uq_users_username": ("AlreadyRecorded", "username", "a user with this name exists"),
     "uq_vials_gtin_lot_serial": ("AlreadyRecorded", "vial", "this vial is already in stock"),
+    "uq_preparations_open_slot": (
+        "AlreadyRecorded", "course_id", "a preparation of this dose is already open"),
+    "uq_preparation_scans_kit_serial": (
+        "AlreadyRecorded", "scan", "this kit serial was already used for another preparation"),
+    "uq_preparation_steps_preparation_id_step": (
+        "AlreadyRecorded", "step", "this step is already confirmed for the preparation"),
     "pk_user_roles": ("AlreadyRecorded", "role", "the user already has this role"),
     "pk_label_signoff_rules": ("AlreadyRecorded", "rule_ids", "a rule id is listed twice"),
     "uq_audit_log_hash": ("Conflict", "audit", "the audit chain moved on; try again"),

@@ -1,8 +1,11 @@
-"""PDFs for the pharmacy: the IV bag label and the compounding worksheet (reportlab).
+"""PDFs for the pharmacy and the bedside: the IV bag label, the compounding worksheet and the
+patient's wristband (reportlab).
 
-Both are rendered from the core's results (:class:`~tarla.domain.preparation.PreparationPlan`
-and :class:`~tarla.domain.clock.ClockReport`); no rule is computed here. DejaVu Sans is used
-when installed so that °, µ and ☐ print; otherwise Helvetica with ASCII stand-ins.
+The label and worksheet are rendered from the core's results
+(:class:`~tarla.domain.preparation.PreparationPlan` and :class:`~tarla.domain.clock.ClockReport`);
+no rule is computed here. What the bag and wristband barcodes carry is decided by
+:mod:`tarla.domain.identification`, which also reads the scans back at the bedside. DejaVu Sans
+is used when installed so that °, µ and ☐ print; otherwise Helvetica with ASCII stand-ins.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from reportlab.graphics.barcode.code128 import Code128  # type: ignore[import-untyped]
 from reportlab.lib import colors  # type: ignore[import-untyped]
+from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import letter  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
     Flowable,
     KeepTogether,
@@ -31,15 +37,22 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 )
 
 from tarla.domain.clock import ClockReport, ClockStatus
+from tarla.domain.errors import InvalidInput
+from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.domain.preparation import PreparationPlan
 from tarla.label import LABEL_VERSION
 from tarla.label.preparation import NO_RE_REFRIGERATION, REFRIGERATED_LIMIT, ROOM_TEMPERATURE_LIMIT
 
-__all__ = ["ScanRecord", "LabelData", "render_bag_label", "render_worksheet", "fonts",
-           "format_moment", "BAG_LABEL_SIZE"]
+__all__ = ["ScanRecord", "BenchRow", "LabelData", "render_bag_label", "render_worksheet", "render_wristband",
+           "fonts", "format_moment", "BAG_LABEL_SIZE", "WRISTBAND_SIZE", "BARCODE_MODULE"]
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 BAG_LABEL_SIZE = (100 * mm, 150 * mm)  # a 4 x 6 inch label stock
+# One band per page, as a wristband printer feeds it (about 1 x 10 inches), printed landscape.
+WRISTBAND_SIZE = (250 * mm, 25 * mm)
+# Code 128 X-dimension: 10 mil, i.e. 2 dots on a 203 dpi and 3 dots on a 300 dpi thermal head.
+BARCODE_MODULE = 0.254 * mm
+_FRAME_PADDING = 6  # points: reportlab's default Frame padding, inside the page margins
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +120,9 @@ class LabelData:
     bag_material: str | None
     printed_at: datetime
     zone: tzinfo  # the site's IANA zone, for EST/EDT names on the label
+    # The preparation on record: its bag barcode is scanned at the bedside. None for a label
+    # printed outside the records (``tarla label``), which then says it has no barcode.
+    preparation_id: int | None = None
 
 
 def _offset(moment: datetime) -> str:
@@ -157,6 +173,7 @@ def _styles(f: _Fonts) -> dict[str, ParagraphStyle]:
                                  leading=13, textColor=colors.white),
         "banner_big": ParagraphStyle("banner_big", parent=base, fontName=f.bold, fontSize=16,
                                      leading=20, textColor=colors.white),
+        "code": ParagraphStyle("code", parent=base, fontName=f.bold, alignment=TA_CENTER),
     }
 
 
@@ -224,8 +241,41 @@ def _rule(width: float) -> Table:
     return line
 
 
+def _code128(text: str, field: str, height: float) -> Code128:
+    """A Code 128 symbol with the standard quiet zones (10 modules each side). reportlab drops
+    what Code 128 cannot carry without a word, so anything but printable ASCII is refused."""
+    if not text or any(not " " <= c <= "~" for c in text):
+        raise InvalidInput(field, f"{text!r} cannot be printed as a Code 128 barcode (printable "
+                                  "ASCII only)")
+    quiet = 10 * BARCODE_MODULE
+    return Code128(text, barWidth=BARCODE_MODULE, barHeight=height, lquiet=quiet, rquiet=quiet)
+
+
+def _bag_header(d: LabelData, st: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    """Patient and order; the bag barcode top right, where the nurse looks for it first."""
+    name, order = _p(d.patient_name, st["title"]), _p(_order_line(d), st["base"])
+    if d.preparation_id is None:
+        return [name, _p(_patient_line(d), st["base"]), order,
+                _p("No bag barcode: printed outside the records (no preparation id), so the "
+                   "bedside scan cannot identify this bag.", st["small"])]
+    text = label_barcode(d.preparation_id)
+    symbol = _code128(text, "preparation_id", 9 * mm)
+    dob = f"DOB {d.birth_date.isoformat()}" if d.birth_date else ""
+    who = [name, _p(f"MRN {d.mrn}", st["base"])] + ([_p(dob, st["base"])] if dob else [])
+    inner = width - 2 * _FRAME_PADDING  # a Table is as wide as its columns, padding or not
+    top = Table([[who, [symbol, _p(text, st["code"])]]],
+                colWidths=[inner - symbol.width, symbol.width], hAlign="LEFT")
+    top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                             ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                             ("TOPPADDING", (0, 0), (-1, -1), 0),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 0)]))
+    return [top, order]
+
+
 def render_bag_label(d: LabelData, out: Path) -> Path:
-    """One page, 100 x 150 mm: what the nurse needs at the bedside, discard time prominent."""
+    """One page, 100 x 150 mm: what the nurse needs at the bedside, discard time prominent,
+    and (for a preparation on record) the bag barcode the bedside scan reads back."""
     f = fonts()
     st = _styles(f)
     plan, c = d.plan, d.clock
@@ -234,9 +284,7 @@ def render_bag_label(d: LabelData, out: Path) -> Path:
     prepared = ("" if d.bag_prepared_at is None
                 else f" · bag prepared {_short(d.bag_prepared_at, d.zone)}")
     story: list[Flowable] = [
-        _p(d.patient_name, st["title"]),
-        _p(_patient_line(d), st["base"]),
-        _p(_order_line(d), st["base"]),
+        *_bag_header(d, st, width),
         _rule(width),
         Spacer(1, 1 * mm),
         _p("IMDELLTRA (tarlatamab-dlle) IV infusion", st["bold"]),
@@ -285,9 +333,20 @@ def _grid(rows: Sequence[Sequence[object]], widths: Sequence[float], header: boo
     return table
 
 
-def render_worksheet(d: LabelData, out: Path) -> Path:
-    """Letter page(s): patient, order, components scanned, the recipe with volumes, times,
-    sign-off lines."""
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    """One bench step as confirmed on record; measured, by and at are None until it is."""
+
+    step: str
+    expected_ml: Decimal | None
+    measured_ml: float | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+
+
+def render_worksheet(d: LabelData, out: Path, bench: Sequence[BenchRow] = ()) -> Path:
+    """Letter page(s): patient, order, components scanned, the recipe with volumes, the bench
+    steps as confirmed (who, when, the volume measured), times, sign-off lines."""
     f = fonts()
     st = _styles(f)
     plan, c = d.plan, d.clock
@@ -327,6 +386,25 @@ def render_worksheet(d: LabelData, out: Path) -> Path:
         step_rows.append([cell(str(step.order)), cell(step.citation.text), cell(volume, "bold"),
                           cell(f.box()), ""])
     story.append(_grid(step_rows, [8 * mm, width - 66 * mm, 20 * mm, 14 * mm, 24 * mm]))
+    if bench:
+        from tarla.label.preparation import BENCH_TOLERANCE
+
+        story.append(cell("Bench steps as confirmed", "h2"))
+        bench_rows: list[list[object]] = [[cell(h, "bold") for h in (
+            "Step", "Expected", "Measured", "By", "When")]]
+        for b in bench:
+            expected = "-" if b.expected_ml is None else f"{_dec(b.expected_ml)} mL"
+            if b.confirmed_at is None:  # not confirmed: left blank for the record
+                bench_rows.append([cell(b.step), cell(expected), "", "", ""])
+                continue
+            measured = "confirmed" if b.measured_ml is None else f"{b.measured_ml:g} mL"
+            bench_rows.append([cell(b.step), cell(expected), cell(measured, "bold"),
+                               cell(b.confirmed_by or ""), cell(_short(b.confirmed_at, d.zone))])
+        story.append(_grid(bench_rows, [width - 132 * mm, 20 * mm, 22 * mm, 38 * mm, 52 * mm]))
+        story.append(cell(f"Measured volumes are accepted within ± "
+                          f"{_dec(BENCH_TOLERANCE.percent)} % of the recipe "
+                          f"({BENCH_TOLERANCE.rule_id}, {BENCH_TOLERANCE.tag.value}: a "
+                          "site-policy default, not from the label).", "small"))
     story.append(cell(
         f"Reconstitution gives {_dec(plan.recipe.concentration_mg_per_ml)} mg/mL. Final bag: "
         f"{_concentration(plan, f)}. Bags: {', '.join(plan.bag_materials.materials)}"
@@ -358,4 +436,66 @@ def render_worksheet(d: LabelData, out: Path) -> Path:
                             title=f"IMDELLTRA {plan.dose_mg} mg worksheet - {d.patient_name}",
                             author="Tarla")
     doc.build(story)
+    return out
+
+
+_BAND_END = 12 * mm  # each end of the band: the clasp, and the tail that tucks under it
+_BAND_EDGE = 3 * mm  # above and below the print: band printers do not print to the edge
+_BAND_GAP = 4 * mm  # between the words and the barcode
+_BAND_TEXT_MIN = 45 * mm
+_BAND_FONT_SIZES = (14, 13, 12, 11, 10, 9, 8, 7)  # 7 pt: about the smallest read on a wrist
+
+
+def _band_words(patient_name: str, mrn: str, birth_date: date, f: _Fonts, width: float,
+                height: float) -> tuple[list[Paragraph], float]:
+    """Name, MRN and birth date in the largest size that fits, and the width they take."""
+    for size in _BAND_FONT_SIZES:
+        bold = ParagraphStyle("band_bold", fontName=f.bold, fontSize=size, leading=size * 1.2)
+        plain = ParagraphStyle("band", parent=bold, fontName=f.regular)
+        words = [_p(patient_name, bold), _p(f"MRN {mrn}", bold),
+                 _p(f"DOB {birth_date.isoformat()}", plain)]
+        if sum(w.wrap(width, height)[1] for w in words) <= height:
+            return words, max(max(w.getActualLineWidths0()) for w in words)
+    raise InvalidInput("patient_name", f"{patient_name!r} is too long to print on a wristband "
+                                       f"(even at {_BAND_FONT_SIZES[-1]} pt)")
+
+
+def render_wristband(*, patient_name: str, mrn: str, birth_date: date, out: Path) -> Path:
+    """One band, 250 x 25 mm landscape: name, MRN, birth date and a Code 128 of the MRN.
+
+    The band is printed as two identical panels, so that whichever way the wrist turns one
+    barcode faces the scanner, and each barcode stays short: a linear barcode wrapped around
+    a wrist reads worse the longer it is. The bars run across the band (the only way Code
+    128 fits a 25 mm band), the MRN printed under them for when no scanner reads it.
+    """
+    f = fonts()
+    text = wristband_barcode(mrn)
+    page_w, page_h = WRISTBAND_SIZE
+    panel_w = (page_w - 2 * _BAND_END) / 2
+    high = page_h - 2 * _BAND_EDGE
+    caption = 9  # pt, the human-readable line under the bars
+    symbol = _code128(text, "mrn", high - caption * 1.3)
+    words_w = panel_w - _BAND_GAP - symbol.width
+    if words_w < _BAND_TEXT_MIN:
+        raise InvalidInput("mrn", f"MRN {text!r} is too long for a wristband barcode "
+                                  f"({symbol.width / mm:.0f} mm at {BARCODE_MODULE / mm:.3f} mm a "
+                                  f"module; at most {(panel_w - _BAND_GAP - _BAND_TEXT_MIN) / mm:.0f}"
+                                  " mm fit)")
+    words, used_w = _band_words(patient_name, text, birth_date, f, words_w, high)
+    band = Canvas(str(out), pagesize=WRISTBAND_SIZE)
+    band.setTitle(f"Wristband - {patient_name}")
+    band.setAuthor("Tarla")
+    for panel in range(2):  # each panel centred in its half, so the two stand apart
+        left = _BAND_END + panel * panel_w + (panel_w - used_w - _BAND_GAP - symbol.width) / 2
+        top = page_h - _BAND_EDGE
+        for w in words:
+            _, h = w.wrap(words_w, high)
+            top -= h
+            w.drawOn(band, left, top)
+        x = left + used_w + _BAND_GAP
+        symbol.drawOn(band, x, _BAND_EDGE + caption * 1.3)
+        band.setFont(f.bold, caption)
+        band.drawCentredString(x + symbol.width / 2, _BAND_EDGE + caption * 0.3, text)
+    band.showPage()
+    band.save()
     return out

@@ -41,12 +41,14 @@ from tarla.services.records import (
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
+    PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
     SiteRecord,
@@ -57,7 +59,7 @@ from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
            "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit",
-           "SqlWorklist"]
+           "SqlWorklist", "SqlReleases"]
 
 R = TypeVar("R")
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -215,6 +217,15 @@ class SqlAdministrations(_Base):
     def for_course(self, course_id: int) -> list[AdministrationRecord]:
         return self.for_courses([course_id]).get(course_id, [])
 
+    def set_ended(self, administration_id: int, ended_at: datetime) -> AdministrationRecord:
+        row = self.s.get(orm.Administration, administration_id)
+        if row is None:
+            raise Conflict("administration", f"administration {administration_id} no longer "
+                                             "exists")
+        row.ended_at = ended_at
+        self.s.flush()
+        return _record(AdministrationRecord, row)
+
     def by_key(self, idempotency_key: str) -> AdministrationRecord | None:
         t = orm.Administration.__table__
         row = self.s.execute(select(t).where(t.c.idempotency_key == idempotency_key)).first()
@@ -328,6 +339,32 @@ class SqlPreparations(_Base):
     def add_scan(self, scan: ScanRecord) -> ScanRecord:
         return _record(ScanRecord, self._added(_row(orm.PreparationScan, scan)))
 
+    def scans(self, preparation_id: int) -> list[ScanRecord]:
+        t = orm.PreparationScan
+        rows = self.s.scalars(select(t).where(t.preparation_id == preparation_id)
+                              .order_by(t.scanned_at, t.id))
+        return [_record(ScanRecord, r) for r in rows]
+
+    def scans_of_serial(self, gtin: str, serial: str) -> list[ScanRecord]:
+        t = orm.PreparationScan
+        rows = self.s.scalars(select(t).where(t.gtin == gtin, t.serial == serial)
+                              .order_by(t.scanned_at, t.id))
+        return [_record(ScanRecord, r) for r in rows]
+
+    def for_course(self, course_id: int) -> list[PreparationRecord]:
+        t = orm.Preparation
+        rows = self.s.scalars(select(t).where(t.course_id == course_id).order_by(t.id))
+        return [_record(PreparationRecord, r) for r in rows]
+
+    def add_step(self, step: PreparationStepRecord) -> PreparationStepRecord:
+        return _record(PreparationStepRecord, self._added(_row(orm.PreparationStep, step)))
+
+    def steps(self, preparation_id: int) -> list[PreparationStepRecord]:
+        t = orm.PreparationStep
+        rows = self.s.scalars(select(t).where(t.preparation_id == preparation_id)
+                              .order_by(t.confirmed_at, t.id))
+        return [_record(PreparationStepRecord, r) for r in rows]
+
 
 class SqlInventory(_Base):
     def add_vial(self, vial: VialRecord) -> VialRecord:
@@ -340,6 +377,35 @@ class SqlInventory(_Base):
         rows = self.s.scalars(select(orm.Vial).where(orm.Vial.site_id == site_id)
                               .order_by(orm.Vial.id))
         return [_record(VialRecord, r) for r in rows]
+
+    def vial(self, vial_id: int) -> VialRecord | None:
+        row = self.s.get(orm.Vial, vial_id)
+        return None if row is None else _record(VialRecord, row)
+
+    def by_serial(self, site_id: int, gtin: str, serial: str) -> list[VialRecord]:
+        t = orm.Vial
+        rows = self.s.scalars(select(t).where(t.site_id == site_id, t.gtin == gtin,
+                                              t.serial == serial).order_by(t.id))
+        return [_record(VialRecord, r) for r in rows]
+
+    def excursions(self, vial_ids: Sequence[int]) -> list[ExcursionRecord]:
+        if not vial_ids:
+            return []
+        t = orm.VialExcursion
+        rows = self.s.scalars(select(t).where(t.vial_id.in_(list(vial_ids)))
+                              .order_by(t.started_at, t.id))
+        return [_record(ExcursionRecord, r) for r in rows]
+
+
+class SqlReleases(_Base):
+    def add(self, release: DoseReleaseRecord) -> DoseReleaseRecord:
+        return _record(DoseReleaseRecord, self._added(_row(orm.DoseRelease, release)))
+
+    def on(self, course_id: int, for_date: date) -> list[DoseReleaseRecord]:
+        t = orm.DoseRelease
+        rows = self.s.scalars(select(t).where(t.course_id == course_id, t.for_date == for_date)
+                              .order_by(t.id.desc()))
+        return [_record(DoseReleaseRecord, r) for r in rows]
 
 
 class SqlLabel(_Base):
@@ -438,7 +504,8 @@ class SqlWorklist(_Base):
                    p.c.birth_date, p.c.diagnosis, p.c.progressed_after_platinum,
                    p.c.off_label_reason, cast(c.c.policy, Text), c.c.next_due_date,
                    c.c.last_dose_at,
-                   c.c.last_slot_index, c.c.last_restart_step, c.c.last_kind, c.c.last_dose_mg)
+                   c.c.last_slot_index, c.c.last_restart_step, c.c.last_kind, c.c.last_dose_mg,
+                   c.c.start_date)
             .join(p, p.c.id == c.c.patient_id)
             .where(c.c.site_id == site_id, c.c.next_due_date <= on,
                    c.c.status != CourseStatus.DISCONTINUED.value)

@@ -30,6 +30,7 @@ from tarla.adapters.repositories import (
     SqlLabs,
     SqlPatients,
     SqlPreparations,
+    SqlReleases,
     SqlSites,
     SqlUsers,
     SqlWorklist,
@@ -48,6 +49,9 @@ def _unique_by_columns() -> dict[tuple[str, frozenset[str]], str]:
                 name = c.name if isinstance(c.name, str) else None
                 if name:
                     out[(table.name, frozenset(col.name for col in c.columns))] = name
+        for index in table.indexes:  # unique (partial) indexes
+            if index.unique and isinstance(index.name, str):
+                out[(table.name, frozenset(col.name for col in index.columns))] = index.name
     return out
 
 
@@ -152,6 +156,7 @@ class SqlAlchemyUnitOfWork:
                           ("courses", SqlCourses), ("administrations", SqlAdministrations),
                           ("events", SqlEvents), ("labs", SqlLabs),
                           ("preparations", SqlPreparations), ("inventory", SqlInventory),
+                          ("releases", SqlReleases),
                           ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist)):
             setattr(self, name, _Translating(cls(session)))
         return self

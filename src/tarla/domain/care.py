@@ -7,7 +7,6 @@ course engine decides which slot's care applies (a restart step-up may borrow Cy
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from tarla.label import concomitant, labs, monitoring
 from tarla.label.monitoring import Anchor, MonitoringKind, MonitoringTier, Proximity
@@ -54,7 +53,6 @@ def _monitoring(tier: MonitoringTier) -> Monitoring:
     return Monitoring(tier.kind, tier.hours_min, tier.hours_max, tier.anchor, tier.rule_id)
 
 
-@lru_cache(maxsize=256)
 def care_for(cycle: int, day: int) -> Care:
     """Care the label gives the dose of Cycle ``cycle`` Day ``day`` (no toxicity history)."""
     reasons: list[Citation] = []

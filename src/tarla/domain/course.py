@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from itertools import islice
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
@@ -98,6 +98,10 @@ class CourseInput:
     #: (see :func:`resume_point`). Lets a caller that stored the course state pass only the
     #: doses since, instead of the whole history; decisions are the same either way.
     prior: GivenDose | None = None
+    #: The planned date of the first dose (C1D1). While no dose has been given (and there is
+    #: no ``prior``), the first dose is due on this date: WAIT before it, GIVE from it.
+    #: None: the first dose is due as of ``as_of``'s date.
+    start_date: date | None = None
 
 
 # --------------------------------------------------------------------------- outputs
@@ -187,19 +191,32 @@ def local_date(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
-_SLOT_CACHE: list[PlannedSlot] = []
-_INTERVALS: list[int] = []  # per slot index, from the Table 1 rows (0 for C1D1)
-_DOSES: list[int] = []
+# The first slots of the planned course and their care, built once at import and never
+# changed: FastAPI runs evaluations in many threads at once, and the engine keeps no state that
+# one of them could be filling while another reads it. 260 slots are about 10 years of doses
+# every 2 weeks; a slot beyond is computed from the rows each time it is asked for.
+_SLOTS: tuple[PlannedSlot, ...] = tuple(schedule.planned_slot(i) for i in range(260))
+_INTERVALS: tuple[int, ...] = tuple(s.rule.interval_days or 0 for s in _SLOTS)  # 0 for C1D1
+_DOSES: tuple[int, ...] = tuple(s.rule.dose_mg for s in _SLOTS)
+_PRECOMPUTED = len(_SLOTS)
+_SLOT_CARE: tuple[Care, ...] = tuple(care_for(s.cycle, s.day) for s in _SLOTS)
 
 
 def slot_at(index: int) -> PlannedSlot:
     """The ``index``-th slot of the planned course (0 is C1D1)."""
-    if index >= len(_SLOT_CACHE):
-        more = list(islice(schedule.planned_slots(), len(_SLOT_CACHE), index + 64))
-        _SLOT_CACHE.extend(more)
-        _INTERVALS.extend(s.rule.interval_days or 0 for s in more)
-        _DOSES.extend(s.rule.dose_mg for s in more)
-    return _SLOT_CACHE[index]
+    if 0 <= index < _PRECOMPUTED:
+        return _SLOTS[index]
+    try:
+        return schedule.planned_slot(index)
+    except ValueError as exc:
+        raise InvalidInput("slot_index", str(exc)) from None
+
+
+def _care_of(slot: PlannedSlot) -> Care:
+    """``care_for`` the slot (precomputed for the first slots)."""
+    if slot.index < _PRECOMPUTED:
+        return _SLOT_CARE[slot.index]
+    return care_for(slot.cycle, slot.day)
 
 
 def _family(slot: PlannedSlot, dose_mg: int, restart_step: int) -> LastDose:
@@ -238,17 +255,17 @@ class _Expectation(NamedTuple):
 _ONE_MG = schedule.SLOT_RULES[0].dose_mg
 _TEN_MG = schedule.SLOT_RULES[1].dose_mg
 _STEP_GAP = restart.RESTART_STEP_UP_GAP.days
-_CONTINUE_LIMIT = {row.after: row for row in restart.RESTART_ROWS
-                   if row.action is RestartAction.CONTINUE}
-_STEP_UP_ROW = {row.after: row for row in restart.RESTART_ROWS
-                if row.action is RestartAction.STEP_UP}
+_CONTINUE_LIMIT = MappingProxyType({row.after: row for row in restart.RESTART_ROWS
+                                    if row.action is RestartAction.CONTINUE})
+_STEP_UP_ROW = MappingProxyType({row.after: row for row in restart.RESTART_ROWS
+                                 if row.action is RestartAction.STEP_UP})
 _PLANNED, _CONTINUE, _STEP_UP = DoseKind.PLANNED, DoseKind.RESTART_CONTINUE, DoseKind.RESTART_STEP_UP
 _FAMILY_1MG, _FAMILY_FIRST_10MG, _FAMILY_LATER_10MG = (LastDose.STEP_UP_1MG, LastDose.FIRST_10MG,
                                                        LastDose.LATER_10MG)
 
 
-_CONTINUE_MAX = {fam: (row.max_days if row.max_days is not None else 1 << 30)
-                 for fam, row in _CONTINUE_LIMIT.items()}
+_CONTINUE_MAX = MappingProxyType({fam: (row.max_days if row.max_days is not None else 1 << 30)
+                                  for fam, row in _CONTINUE_LIMIT.items()})
 
 
 def _step(last_index: int, last_ord: int, last_dose: int, last_step: int, family: LastDose,
@@ -258,21 +275,24 @@ def _step(last_index: int, last_ord: int, last_dose: int, last_step: int, family
     Returns (slot index, dose, due ordinal, kind, restart step, days since last dose,
     interval set by the step-up gap?, Table 4 row applies?)."""
     following = last_index + 1
-    if following >= len(_INTERVALS):
-        slot_at(following)
+    if following < _PRECOMPUTED:
+        planned_interval, planned_dose = _INTERVALS[following], _DOSES[following]
+    else:
+        rule = slot_at(following).rule
+        planned_interval, planned_dose = rule.interval_days or 0, rule.dose_mg
     days = on_ord - last_ord
     if last_step == 1 or (last_dose == _ONE_MG and last_index > 0):
         # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
         interval, gap, next_step = _STEP_GAP, True, (2 if last_step == 1 else 0)
     else:
-        interval, gap, next_step = _INTERVALS[following], False, 0
+        interval, gap, next_step = planned_interval, False, 0
     due = last_ord + interval
     if days > _CONTINUE_MAX[family]:
         return following, _ONE_MG, on_ord, _STEP_UP, 1, days, gap, True
     late = on_ord > due
     if next_step == 2:
         return following, _TEN_MG, due, _STEP_UP, 2, days, gap, late
-    return following, _DOSES[following], due, _CONTINUE if late else _PLANNED, 0, days, gap, late
+    return following, planned_dose, due, _CONTINUE if late else _PLANNED, 0, days, gap, late
 
 
 def _expect(last: GivenDose | None, on: date) -> _Expectation:
@@ -356,7 +376,8 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     last: GivenDose | None = prior
-    one_mg, step_up, step, family_of, slots = _ONE_MG, _STEP_UP, _step, _family, _SLOT_CACHE
+    one_mg, step_up, step, family_of = _ONE_MG, _STEP_UP, _step, _family
+    slots, precomputed = _SLOTS, _PRECOMPUTED
     last_ord = last_index = last_dose = last_step = 0
     last_family = _FAMILY_1MG
     if prior is not None:
@@ -373,7 +394,6 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
         dose_given = adm.dose_mg
         if last is None:
             index, expected, due, kind, rstep, early = 0, one_mg, on_ord, _PLANNED, 0, False
-            slot_at(0)
         else:
             index, expected, due, kind, rstep, _days, _gap, _t4 = step(
                 last_index, last_ord, last_dose, last_step, last_family, on_ord)
@@ -384,7 +404,7 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
                 # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
                 # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
                 rstep = 1 if dose_given == one_mg and kind is step_up else 0
-        slot = slots[index]
+        slot = slots[index] if index < precomputed else slot_at(index)
         last_family = family_of(slot, dose_given, rstep)
         last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep, last_family,
                          expected)
@@ -436,13 +456,13 @@ def resume_point(started_at: datetime, dose_mg: int, slot_index: int, kind: Dose
 def _care_for_next(exp: _Expectation, policy: Policy) -> Care:
     if exp.kind is DoseKind.RESTART_STEP_UP and policy.restart_step_up_gets_cycle1_care:
         borrowed = slot_at(0) if exp.restart_step == 1 else slot_at(1)
-        base = care_for(borrowed.cycle, borrowed.day)
+        base = _care_of(borrowed)
         return Care(base.premedication, base.post_infusion, base.labs_before, base.monitoring,
                     base.proximity, base.hydration,
                     (*base.reasons, cite(restart.RESTART_CYCLE1_CARE,
                                          f"{restart.RESTART_CYCLE1_CARE.text}: this dose gets "
                                          f"{borrowed.label} care")))
-    return care_for(exp.slot.cycle, exp.slot.day)
+    return _care_of(exp.slot)
 
 
 # --------------------------------------------------------------------------- eligibility
@@ -491,6 +511,7 @@ def evaluate(inp: CourseInput) -> Decision:
     from tarla.domain.toxicity import assess
 
     as_of = _aware(inp.as_of, "as_of")
+    start = None if inp.start_date is None else _start_date(inp.start_date)
     stamps = _validate_administrations(inp.administrations, as_of)
     today = local_date(as_of, inp.zone)
     history, deviations = _derive(inp.administrations, inp.zone, inp.prior, stamps)
@@ -499,7 +520,12 @@ def evaluate(inp: CourseInput) -> Decision:
     tox = assess(inp, chain, today)
 
     exp = _expect(last, today)
-    due = exp.due_date if exp.due_date is not None else today
+    if exp.due_date is not None:
+        due = exp.due_date
+    elif start is not None:
+        due = start
+    else:
+        due = today
     next_dose = NextDose(exp.slot, exp.dose_mg, due, exp.kind, exp.restart_step,
                          exp.days_since_last)
     care = _care_for_next(exp, inp.policy)
@@ -531,6 +557,13 @@ def evaluate(inp: CourseInput) -> Decision:
                     pending, history, today, tox.lab_grades)
 
 
+def _start_date(value: object) -> date:
+    # A datetime is a date too; a planned C1D1 is a calendar day in the site's zone.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput("start_date", f"{value!r} is not a calendar date (YYYY-MM-DD)")
+    return value
+
+
 def _dedupe(reasons: Iterable[Citation]) -> tuple[Citation, ...]:
     seen: set[tuple[str, str]] = set()
     out: list[Citation] = []
@@ -558,6 +591,6 @@ def plan_course(start: date, cycles: int) -> tuple[PlannedDose, ...]:
             break
         if slot.rule.interval_days is not None:
             on = on + timedelta(days=slot.rule.interval_days)
-        out.append(PlannedDose(slot, on, care_for(slot.cycle, slot.day)))
+        out.append(PlannedDose(slot, on, _care_of(slot)))
         index += 1
     return tuple(out)

@@ -22,7 +22,7 @@ __all__ = ["Ndc", "parse_ndc", "to_ndc11", "gs1_check_digit", "is_valid_gtin",
 NDC_GTIN_PREFIX = "03"
 
 _HYPHENATED = re.compile(r"^(\d{4,6})-(\d{3,4})-(\d{1,2})$")
-_LAYOUTS_10 = {(4, 4, 2), (5, 3, 2), (5, 4, 1)}
+_LAYOUTS_10 = frozenset({(4, 4, 2), (5, 3, 2), (5, 4, 1)})
 
 
 @dataclass(frozen=True, slots=True)

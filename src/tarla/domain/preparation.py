@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
 from tarla.domain.errors import InvalidInput
 from tarla.label import preparation as prep
@@ -66,12 +67,12 @@ def check_dose(dose_mg: object, field: str = "dose_mg") -> int:
     return dose_mg
 
 
-_AMOUNT_NAMES = {
+_AMOUNT_NAMES = MappingProxyType({
     prep.Amount.STERILE_WATER: "Sterile Water for Injection",
     prep.Amount.WITHDRAW_SALINE: "of 0.9% sodium chloride to withdraw",
     prep.Amount.IVSS: "IVSS",
     prep.Amount.DRUG: "reconstituted drug",
-}
+})
 
 
 def _volume(recipe: prep.Recipe, amount: prep.Amount | None) -> Decimal | None:

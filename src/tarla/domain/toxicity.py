@@ -56,14 +56,38 @@ class GradedLab(NamedTuple):
     note: str | None = None
 
 
-@lru_cache(maxsize=8192)
-def _grade(test: str, value: float, unit: str, uln: float | None, lln: float | None,
-           baseline: float | None) -> LabGrade | InvalidInput:
-    """``grade_lab`` is pure, so its answers are memoised (a clinic's values repeat a lot)."""
+class _Refused(NamedTuple):
+    field: str
+    message: str
+
+
+# The core's one memo, and the only one tests/test_architecture.py allows. It is safe to share
+# between threads (FastAPI runs evaluations in a thread pool):
+# - ``grade_lab`` is a pure function of these arguments, so a memoised answer is the answer;
+# - what is kept is immutable (a frozen ``LabGrade`` of tuples and strings, or a ``_Refused``
+#   tuple); the exception each caller gets is built afresh, never a shared object;
+# - CPython's ``lru_cache`` keeps its table coherent under concurrent calls (its bookkeeping
+#   runs under the GIL; the keys here are str/float/int/None, whose hash and equality never
+#   run Python code); at worst two threads compute the same grade once each;
+# - ``typed=True`` keeps ``True``, ``1`` and ``1.0`` apart (a bool limit is refused, an int
+#   one is not).
+# It keeps the worklist fast: a clinic's lab values repeat, and grading one costs ~12 us.
+@lru_cache(maxsize=8192, typed=True)
+def _grade_memo(test: str, value: float, unit: str, uln: float | None, lln: float | None,
+                baseline: float | None) -> LabGrade | _Refused:
     try:
         return grade_lab(test, value, unit, uln=uln, lln=lln, baseline=baseline)
     except InvalidInput as exc:
-        return exc
+        return _Refused(exc.field, exc.message)
+
+
+def _grade(test: str, value: float, unit: str, uln: float | None, lln: float | None,
+           baseline: float | None) -> LabGrade | InvalidInput:
+    """``grade_lab``'s answer, or the input error it raised (a new exception on every call)."""
+    result = _grade_memo(test, value, unit, uln, lln, baseline)
+    if isinstance(result, _Refused):
+        return InvalidInput(result.field, result.message)
+    return result
 
 
 #: Missing facts that only separate grade 0 from grade 1 (or 2 from 3 for sodium); the dose

@@ -21,6 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Protocol
 
 from tarla.domain.clock import require_aware
@@ -112,7 +113,7 @@ class Verdict:
         return any(c.unverified for c in self.reasons)
 
 
-_NAMES = {Component.DRUG: "the drug vial", Component.IVSS: "an IVSS vial"}
+_NAMES = MappingProxyType({Component.DRUG: "the drug vial", Component.IVSS: "an IVSS vial"})
 
 
 def _norm_lot(lot: str) -> str:

@@ -35,7 +35,7 @@ def all_rules() -> Iterator[RuleRow]:
     seen: set[str] = set()
     rows: list[RuleRow] = [
         *products.PRODUCTS, products.INTACT_STORAGE, products.HCPCS,
-        *schedule.SLOT_RULES, schedule.CYCLE_LENGTH, schedule.INFUSION,
+        *schedule.SLOT_RULES, schedule.CYCLE_LENGTH, schedule.INFUSION, schedule.INFUSION_SHORT,
         *monitoring.MONITORING_TIERS, monitoring.EXTENDED_AFTER_TOXICITY,
         concomitant.CONCOMITANT_DAYS, *concomitant.PREMEDICATION, *concomitant.POST_INFUSION,
         concomitant.HYDRATION,

@@ -28,7 +28,7 @@ __all__ = [
     "Materials", "BAG_MATERIALS", "LINE_MATERIALS",
     "TimeLimit", "DILUTE_WITHIN", "ROOM_TEMPERATURE_LIMIT", "REFRIGERATED_LIMIT",
     "INFUSION_WITHIN_ROOM_TIME", "NO_RE_REFRIGERATION", "LATEST_INFUSION_START", "TIME_LIMITS",
-    "INTACT_EXCURSION_CUMULATIVE",
+    "INTACT_EXCURSION_CUMULATIVE", "Tolerance", "BENCH_TOLERANCE",
     "SCAN_STRENGTH", "SCAN_COMPONENT", "SCAN_EXPIRY", "SCAN_RECALL", "SCAN_UNKNOWN_GTIN",
     "SCAN_RULES", "ALL_ROWS",
 ]
@@ -286,6 +286,25 @@ INTACT_EXCURSION_CUMULATIVE = Rule(
     "refrigerator; the label does not say whether a carton may go back into the refrigerator")
 
 
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """How far a volume measured on the bench may be from the recipe volume of its step."""
+
+    rule_id: str
+    tag: Provenance
+    text: str
+    percent: Decimal  # of the recipe volume, either side
+
+
+#: The label gives the volumes of each step but no tolerance on them: the bench check needs
+#: one, so it is a site-policy default that the site signs off (or replaces) like any reading.
+BENCH_TOLERANCE = Tolerance(
+    "PREP-BENCH-TOLERANCE", Provenance.UNVERIFIED,
+    "Site-policy default, not from the label: a volume measured on the bench is accepted within "
+    "± 5 % of the recipe volume of its step; outside that the step is refused",
+    percent=Decimal("5"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Scan checks before preparation (label-facts §4: the vial barcode must be checked against the
 # ordered dose). Expiry, recall and unknown-GTIN checks follow from the GS1 data on the carton
@@ -323,4 +342,5 @@ ALL_ROWS: tuple[RuleRow, ...] = (
     *RECIPES, *FINAL_VOLUMES, *STEPS,
     NEVER_RECONSTITUTE_WITH_IVSS, DIFFERENT_CONCENTRATIONS, CSTD_NOT_RECOMMENDED,
     BAG_MATERIALS, LINE_MATERIALS, *TIME_LIMITS, SEQUENCE, INTACT_EXCURSION_CUMULATIVE, *SCAN_RULES,
+    BENCH_TOLERANCE,
 )

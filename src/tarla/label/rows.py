@@ -58,17 +58,6 @@ class Citation:
         return self.tag.unverified
 
 
-_PLAIN: dict[int, tuple[RuleRow, Citation]] = {}
-
-
 def cite(row: RuleRow, text: str | None = None) -> Citation:
     """Cite ``row``; ``text`` replaces the row's own wording when the context adds detail."""
-    if text is None:
-        # Rows are immutable module constants: their plain citation is built once.
-        hit = _PLAIN.get(id(row))
-        if hit is not None and hit[0] is row:
-            return hit[1]
-        plain = Citation(row.rule_id, row.tag, row.text)
-        _PLAIN[id(row)] = (row, plain)
-        return plain
-    return Citation(row.rule_id, row.tag, text)
+    return Citation(row.rule_id, row.tag, row.text if text is None else text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tarla.label.rows import Provenance
 
 __all__ = ["DoseSlot", "SLOT_RULES", "CYCLE_LENGTH", "PlannedSlot", "planned_slots",
-           "INFUSION", "Infusion"]
+           "planned_slot", "INFUSION", "Infusion", "INFUSION_SHORT", "ShortInfusion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,25 @@ INFUSION = Infusion("T1-INFUSION", Provenance.SEED,
 
 
 @dataclass(frozen=True, slots=True)
+class ShortInfusion:
+    """A site-policy threshold, not a label fact: an infusion that ran less than ``minutes``
+    (start to end) is reported as much shorter than the label's 1 hour (:data:`INFUSION`)."""
+
+    rule_id: str
+    tag: Provenance
+    text: str
+    minutes: int
+
+
+INFUSION_SHORT = ShortInfusion(
+    "INFUSION-SHORT", Provenance.UNVERIFIED,
+    "Site-policy default (UNVERIFIED, not from the label): an infusion that ran less than 45 "
+    "minutes from start to end is much shorter than the label's 1-hour infusion; check the "
+    "rate and the bag and tell the prescriber",
+    minutes=45)
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedSlot:
     """The n-th dose of an uninterrupted course (index 0 is C1D1)."""
 
@@ -108,3 +127,29 @@ def planned_slots() -> Iterator[PlannedSlot]:
             yield PlannedSlot(index, cycle, rule.day, rule)
             index += 1
         cycle += 1
+
+
+# From this cycle on every cycle has the same rows (no row starts or ends later), so a slot's
+# cycle and row follow from its index by arithmetic.
+_STEADY_CYCLE = max(b for r in SLOT_RULES for b in (r.first_cycle, (r.last_cycle or 0) + 1))
+_STEADY_RULES = _cycle_rules(_STEADY_CYCLE)
+_STEADY_FIRST_INDEX = sum(len(_cycle_rules(c)) for c in range(1, _STEADY_CYCLE))
+
+
+def planned_slot(index: int) -> PlannedSlot:
+    """The ``index``-th slot of the planned course (0 is C1D1): ``planned_slots()`` at
+    ``index``, computed without walking the course."""
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"slot index {index!r} is not a whole number, 0 or more")
+    if index >= _STEADY_FIRST_INDEX:
+        cycles, position = divmod(index - _STEADY_FIRST_INDEX, len(_STEADY_RULES))
+        rule = _STEADY_RULES[position]
+        return PlannedSlot(index, _STEADY_CYCLE + cycles, rule.day, rule)
+    first = 0
+    for cycle in range(1, _STEADY_CYCLE):
+        rules = _cycle_rules(cycle)
+        if index < first + len(rules):
+            rule = rules[index - first]
+            return PlannedSlot(index, cycle, rule.day, rule)
+        first += len(rules)
+    raise AssertionError("unreachable: the steady cycles start at _STEADY_FIRST_INDEX")

@@ -86,6 +86,8 @@ class EvaluateRequest(_Model):
     adverse_events: list[AdverseEventIn] = Field(default_factory=list)
     labs: list[LabIn] = Field(default_factory=list)
     policy: PolicyIn = Field(default_factory=PolicyIn)
+    #: The planned C1D1 date: before any dose, the first dose is due on it (not on as_of).
+    start_date: date | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -120,6 +122,7 @@ def to_course_input(req: EvaluateRequest) -> core.CourseInput:
         labs=tuple(core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
                                   x.baseline) for x in req.labs),
         policy=core.Policy(req.policy.restart_step_up_gets_cycle1_care),
+        start_date=req.start_date,
     )
 
 

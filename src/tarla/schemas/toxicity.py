@@ -55,6 +55,9 @@ class IcansInput(_Input):
     motor: Motor
     cerebral_edema: CerebralEdema
     death_attributed: StrictBool = False
+    #: The patient is unarousable and cannot perform the ICE assessment (ICANS grade 4, with
+    #: ``consciousness`` left at ``normal`` or set to ``unarousable``; no ICE items).
+    ice_unable: StrictBool = False
 
 
 class LabInput(_Input):

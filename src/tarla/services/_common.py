@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tarla.domain import course as core
+from tarla.domain import release
+from tarla.domain.clock import ClockEvent, EventKind
 from tarla.domain.errors import InvalidInput
 from tarla.domain.timestamps import aware
 from tarla.label.toxicity import EventType
@@ -21,6 +23,7 @@ from tarla.services.records import (
     CourseHistory,
     CourseRecord,
     PatientRecord,
+    PreparationRecord,
     SiteRecord,
     UserRecord,
 )
@@ -28,7 +31,8 @@ from tarla.services.vocab import CourseStatus, Role
 
 __all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",
            "course_input", "history_for", "refresh_course", "record_json", "resume_columns",
-           "resume_point_of", "labs_since", "lab_cutoff", "policy_of", "policy_from", "core_patient"]
+           "resume_point_of", "labs_since", "lab_cutoff", "policy_of", "policy_from", "core_patient",
+           "decide", "releases_on", "bag_of", "not_after"]
 
 
 def not_after(moment: datetime, now: datetime, field: str) -> datetime:
@@ -107,7 +111,7 @@ def course_input(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> core.Cour
                              for e in h.adverse_events if e.onset <= as_of),
         labs=tuple(core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
                                   x.baseline) for x in h.labs if x.collected_at <= as_of),
-        policy=policy_of(h.course))
+        policy=policy_of(h.course), start_date=h.course.start_date)
 
 
 def history_for(uow: UnitOfWork, course: CourseRecord,
@@ -195,6 +199,31 @@ def resume_point_of(course: Any, zone: ZoneInfo) -> core.GivenDose | None:
         return None
     return core.resume_point(course.last_dose_at, course.last_dose_mg, course.last_slot_index,
                              course.last_kind, course.last_restart_step, zone)
+
+
+def decide(uow: UnitOfWork, course: CourseRecord, now: datetime, zone: ZoneInfo) -> core.Decision:
+    """The engine's decision for the course as of ``now``, from what the open transaction
+    reads (the gates judge this, never a decision handed in by a caller)."""
+    return core.evaluate(course_input(history_for(uow, course), now, zone))
+
+
+def releases_on(uow: UnitOfWork, course_id: int, day: date) -> tuple[release.Release, ...]:
+    """The physician releases of the course for that site-local day."""
+    return tuple(release.Release(r.slot, frozenset(r.covers_rules), frozenset(r.covers_labs),
+                                 r.reason) for r in uow.releases.on(course_id, day))
+
+
+def bag_of(uow: UnitOfWork, prep: PreparationRecord) -> release.Bag:
+    """A preparation as the gates see it, re-read: its clock events and who compounded it."""
+    events = uow.preparations.events(prep.id)  # type: ignore[arg-type]
+    steps = uow.preparations.steps(prep.id)  # type: ignore[arg-type]
+    compounders = {e.recorded_by for e in events
+                   if e.event in ("reconstituted", "bag_prepared")}
+    compounders |= {s.confirmed_by for s in steps}
+    return release.Bag(prep.id, prep.course_id, prep.dose_mg, prep.slot, prep.status,  # type: ignore[arg-type]
+                       prep.prepared_by, prep.checked_by,
+                       tuple(ClockEvent(EventKind(e.event), e.at) for e in events),
+                       prep.created_at, frozenset(compounders))
 
 
 def record_json(record: Any, *drop: str) -> dict[str, Any]:

@@ -10,9 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tarla.domain import course as core
+from tarla.domain import release
 from tarla.domain.errors import InvalidInput
+from tarla.domain.identification import ID_BAG, normalise_scan, read_label_barcode
 from tarla.domain.toxicity import GRADED_TESTS
 from tarla.label import LABEL_VERSION
 from tarla.label.products import DOSES_MG
@@ -21,15 +24,18 @@ from tarla.services import audit
 from tarla.services._common import (
     actor_with,
     aware,
+    bag_of,
     course_or_404,
+    decide,
     not_after,
     patient_or_404,
     record_json,
     refresh_course,
+    releases_on,
     site_by_code,
     zone_of,
 )
-from tarla.services.errors import AlreadyRecorded, Conflict, NotFound
+from tarla.services.errors import AlreadyRecorded, Conflict, NotFound, Refused
 from tarla.services.label import ensure_label_version
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import (
@@ -37,15 +43,20 @@ from tarla.services.records import (
     AdverseEventRecord,
     AssessmentRecord,
     CourseRecord,
+    DoseReleaseRecord,
     LabRecord,
     PatientRecord,
+    PreparationEventRecord,
+    PreparationRecord,
+    UserRecord,
 )
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
 __all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",
            "AssessmentResult", "record_adverse_event",
            "record_assessment", "resolve_adverse_event", "AdministrationResult",
-           "record_administration"]
+           "record_administration", "complete_infusion", "ReleaseResult", "release_dose",
+           "record_external_dose"]
 
 _CLINICIANS = (Role.NURSE, Role.PHYSICIAN, Role.PHARMACIST)
 
@@ -279,7 +290,10 @@ def record_adverse_event(uow: UnitOfWork, *, course_id: int, type: str, grade: i
 
 def resolve_adverse_event(uow: UnitOfWork, *, event_id: int, resolved_at: datetime, actor: str,
                           now: datetime, expected_version: int | None = None) -> str:
-    """Mark an adverse event resolved; returns the course's new status."""
+    """End an adverse event. A physician's entry resolves it (or confirms a nurse's entry,
+    keeping the nurse's time when ``resolved_at`` is that time); a nurse's entry is recorded as
+    a proposal that a physician confirms, and the event keeps holding the dose until then
+    (:func:`tarla.domain.release.may_resolve_event`). Returns the course's status."""
     now = aware(now, "now")
     resolved_at = not_after(resolved_at, now, "resolved_at")
     with uow:
@@ -294,18 +308,82 @@ def resolve_adverse_event(uow: UnitOfWork, *, event_id: int, resolved_at: dateti
             raise AlreadyRecorded("resolved_at", f"adverse event {event_id} is already resolved")
         if resolved_at < event.onset:
             raise InvalidInput("resolved_at", "is before the event's onset")
-        updated_event = uow.events.update(dataclasses.replace(event, resolved_at=resolved_at))
+        physician = Role.PHYSICIAN.value in user.roles
+        gate = release.may_resolve_event(actor_is_physician=physician, event_holds=True)
+        if gate.allowed:
+            changed = dataclasses.replace(event, resolved_at=resolved_at, resolved_by=user.id)
+            action = "adverse_event.resolve"
+        else:  # a nurse's entry: a proposal a physician confirms
+            if event.resolution_proposed_at is not None:
+                raise AlreadyRecorded("resolved_at", f"adverse event {event_id} already awaits "
+                                                     "a physician's confirmation")
+            changed = dataclasses.replace(event, resolution_proposed_at=resolved_at,
+                                          resolution_proposed_by=user.id)
+            action = "adverse_event.propose_resolution"
+        updated_event = uow.events.update(changed)
         course = course_or_404(uow, event.course_id)
         site = uow.sites.get(course.site_id)
         assert site is not None
         updated, decision = refresh_course(uow, course, now, zone_of(site))
-        audit.append(uow, actor=user.username, action="adverse_event.resolve",
+        audit.append(uow, actor=user.username, action=action,
                      entity_type="adverse_event", entity_id=event.id, at=now,
                      before=record_json(event),
                      after={"adverse_event": record_json(updated_event),
-                            "course": _course_summary(updated, decision)})
+                            "course": _course_summary(updated, decision),
+                            "rules": list(gate.rules)})
         uow.commit()
     return updated.status
+
+
+def record_external_dose(uow: UnitOfWork, *, course_id: int, started_at: datetime,
+                         dose_mg: int, source: str, actor: str, now: datetime,
+                         ended_at: datetime | None = None) -> AdministrationResult:
+    """A dose given elsewhere (another centre, before the patient came here), entered by a
+    physician from that centre's record. No bag of ours is hung, so the bedside checks do not
+    apply; the engine still judges it as of its start: it must be the engine's next dose, not
+    before it was due, not on a HOLD nor after a discontinuation. The source is required."""
+    now = aware(now, "now")
+    started_at = not_after(started_at, now, "started_at")
+    if ended_at is not None and not_after(ended_at, now, "ended_at") < started_at:
+        raise InvalidInput("ended_at", "is before started_at")
+    if len((source or "").strip()) < release.MIN_REASON_LENGTH:
+        raise InvalidInput("source", "name where the dose was given and the record it comes "
+                                     f"from ({release.MIN_REASON_LENGTH} characters or more)")
+    with uow:
+        user = actor_with(uow, actor, (Role.PHYSICIAN,), "enter doses given elsewhere")
+        course = course_or_404(uow, course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        zone = zone_of(site)
+        given = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
+        if given and started_at <= given[-1].started_at:
+            raise AlreadyRecorded("started_at", f"{given[-1].slot} of this course is on record "
+                                                "at or after that time")
+        decision = decide(uow, course, started_at, zone)
+        gate = release.may_administer_elsewhere(decision=decision, dose_mg=dose_mg,
+                                                started_at=started_at, zone=zone)
+        if not gate.allowed:
+            raise Refused.of(gate)
+        derived, warnings = core.derive_slots(
+            tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in given)
+            + (core.Administration(started_at, dose_mg, ended_at),), zone)
+        new = max(derived, key=lambda g: g.input_index)
+        record = uow.administrations.add(AdministrationRecord(
+            course_id=course.id, slot_seq=len(given), slot=new.slot.label,  # type: ignore[arg-type]
+            cycle=new.slot.cycle, day=new.slot.day, dose_mg=dose_mg, kind=str(new.kind),
+            started_at=started_at, nurse_id=user.id, recorded_at=now, ended_at=ended_at,  # type: ignore[arg-type]
+            scan_exception_reason=f"given elsewhere: {source.strip()}"))
+        updated, after = refresh_course(uow, course, now, zone)
+        own = [w.text for w in warnings if w.text.startswith(new.slot.label)]
+        audit.append(uow, actor=user.username, action="administration.external",
+                     entity_type="administration", entity_id=record.id, at=now,
+                     after={"administration": record_json(record), "source": source.strip(),
+                            "course": _course_summary(updated, after),
+                            "rules": list(gate.rules)})
+        uow.commit()
+    return AdministrationResult(record.id, course.id, record.slot, record.cycle, record.day,  # type: ignore[arg-type]
+                                dose_mg, record.kind, started_at, updated.next_due_date,
+                                updated.status, tuple(own))
 
 
 # --------------------------------------------------------------------------- doses
@@ -325,40 +403,56 @@ class AdministrationResult:
     course_status: str
     warnings: tuple[str, ...] = ()
     replayed: bool = False  # True: the idempotency key was seen before; nothing was written
+    preparation_id: int | None = None
 
 
 def _replay(a: AdministrationRecord, course: CourseRecord | None) -> AdministrationResult:
     return AdministrationResult(a.id, a.course_id, a.slot, a.cycle, a.day, a.dose_mg, a.kind,  # type: ignore[arg-type]
                                 a.started_at, course.next_due_date if course else None,
-                                course.status if course else "", (), True)
+                                course.status if course else "", (), True, a.preparation_id)
 
 
-def _check_replay(a: AdministrationRecord, course_id: int, dose_mg: int) -> None:
-    if a.course_id != course_id or a.dose_mg != dose_mg:
+def _check_replay(a: AdministrationRecord, course_id: int, dose_mg: int | None,
+                  started_at: datetime) -> None:
+    # a retry repeats the request: same course and start (dose_mg is an optional cross-check)
+    if a.course_id != course_id or a.started_at != started_at or (
+            dose_mg is not None and a.dose_mg != dose_mg):
         raise Conflict("idempotency_key", "this key was already used for a different "
                                           f"administration ({a.slot} of course {a.course_id})")
 
 
 def record_administration(uow: UnitOfWork, *, course_id: int, started_at: datetime,
-                          dose_mg: int, actor: str, now: datetime,
+                          actor: str, now: datetime, dose_mg: int | None = None,
+                          patient_scan: str | None = None, bag_scan: str | None = None,
+                          preparation_id: int | None = None,
+                          scan_exception_reason: str | None = None,
+                          witness: str | None = None,
                           ended_at: datetime | None = None, slot: str | None = None,
-                          infusion_site: str | None = None, preparation_id: int | None = None,
+                          infusion_site: str | None = None,
                           idempotency_key: str | None = None) -> AdministrationResult:
-    """Record a dose as given. The slot (C1D8 ...) is derived by the core from the course's
-    history; ``slot``, when the caller names it (e.g. from the worklist), must be that slot and
-    not one already given (``AlreadyRecorded``). The same ``idempotency_key`` records once and
-    returns the first result; the database's unique (course, slot) holds even under races."""
+    """Chart a dose as given from a bag, and hang the bag (its ``infusion_started`` clock
+    event) in the same transaction.
+
+    Judged here, on what this transaction reads (:func:`tarla.domain.release.may_administer`):
+    today's decision is GIVE or a physician's release covers the hold rules and missing labs
+    present now; the dose is the engine's next dose and not before it is due; the bag (from the
+    scanned label, or ``preparation_id`` under a documented scan exception) is this patient's,
+    for this dose, checked by a second pharmacist, out of the refrigerator, and its in-use
+    clock allows the infusion to start at ``started_at``; the wristband scanned is this
+    patient's. ``dose_mg`` and ``slot``, when sent, are cross-checks of what the nurse saw.
+    The same ``idempotency_key`` records once and returns the first result."""
     now = aware(now, "now")
     started_at = not_after(started_at, now, "started_at")
     if ended_at is not None and not_after(ended_at, now, "ended_at") < started_at:
         raise InvalidInput("ended_at", "is before started_at")
-    if isinstance(dose_mg, bool) or dose_mg not in DOSES_MG:
+    if dose_mg is not None and (isinstance(dose_mg, bool) or dose_mg not in DOSES_MG):
         allowed = " or ".join(str(d) for d in DOSES_MG)
         raise InvalidInput("dose_mg", f"{dose_mg} is not a tarlatamab dose ({allowed})")
+    facts = _BedsideFacts(patient_scan, bag_scan, preparation_id, scan_exception_reason,
+                          witness)
     try:
         return _record_administration(uow, course_id, started_at, dose_mg, actor, now,
-                                      ended_at, slot, infusion_site, preparation_id,
-                                      idempotency_key)
+                                      ended_at, slot, infusion_site, facts, idempotency_key)
     except AlreadyRecorded:
         if idempotency_key is None:
             raise
@@ -368,66 +462,242 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
             first = uow.administrations.by_key(idempotency_key)
             if first is None:
                 raise
-            _check_replay(first, course_id, dose_mg)
+            _check_replay(first, course_id, dose_mg, started_at)
             return _replay(first, uow.courses.get(first.course_id))
 
 
-def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime, dose_mg: int,
-                           actor: str, now: datetime, ended_at: datetime | None,
-                           slot: str | None, infusion_site: str | None,
-                           preparation_id: int | None,
+@dataclass(frozen=True, slots=True)
+class _BedsideFacts:
+    patient_scan: str | None
+    bag_scan: str | None
+    preparation_id: int | None
+    exception_reason: str | None
+    witness: str | None
+
+
+def _scanned_bag(uow: UnitOfWork, site_id: int, facts: _BedsideFacts,
+                 ) -> PreparationRecord | None:
+    """The preparation the bag label names (only a bag of this site), else the one named by
+    ``preparation_id`` when charting under a scan exception."""
+    if (facts.bag_scan or "").strip():
+        pid = read_label_barcode(normalise_scan(facts.bag_scan or ""))
+        prep = uow.preparations.get(pid) if pid is not None else None
+        if prep is None or prep.site_id != site_id:
+            return None
+        if facts.preparation_id is not None and facts.preparation_id != prep.id:
+            # the bag chosen for this dose is not the bag in the nurse's hand: a hard stop
+            raise Refused([(ID_BAG, "bag_scan", f"bag label PREP-{prep.id} is not the bag "
+                            f"chosen for this dose (PREP-{facts.preparation_id}): STOP, do not "
+                            "hang it")])
+        return prep
+    if facts.preparation_id is None:
+        return None
+    prep = uow.preparations.get(facts.preparation_id)
+    return prep if prep is not None and prep.site_id == site_id else None
+
+
+def _exception_of(uow: UnitOfWork, user: UserRecord,
+                  facts: _BedsideFacts) -> tuple[release.ScanException | None, int | None]:
+    if facts.exception_reason is None and facts.witness is None:
+        return None, None
+    witness = uow.users.by_username(facts.witness) if facts.witness else None
+    ok = (witness is not None and witness.active and witness.id != user.id
+          and Role.NURSE.value in witness.roles and witness.site_id in (None, user.site_id))
+    return (release.ScanException(facts.exception_reason or "", ok),
+            witness.id if ok and witness is not None else None)
+
+
+def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime,
+                           dose_mg: int | None, actor: str, now: datetime,
+                           ended_at: datetime | None, slot: str | None,
+                           infusion_site: str | None, facts: _BedsideFacts,
                            idempotency_key: str | None) -> AdministrationResult:
     with uow:
         if idempotency_key is not None:
             first = uow.administrations.by_key(idempotency_key)
             if first is not None:
-                _check_replay(first, course_id, dose_mg)
+                _check_replay(first, course_id, dose_mg, started_at)
                 return _replay(first, uow.courses.get(first.course_id))
         user = actor_with(uow, actor, (Role.NURSE,), "record administrations")
         course = course_or_404(uow, course_id)
-        if course.status == CourseStatus.DISCONTINUED:
-            raise Conflict("course_id", f"course {course_id} is discontinued; no further doses "
-                                        "can be recorded")
         site = uow.sites.get(course.site_id)
         assert site is not None
         zone = zone_of(site)
+        patient = patient_or_404(uow, course.patient_id)
         given = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
-        same = [a for a in given if a.started_at == started_at
-                or (slot is not None and a.slot == slot)]
-        if same:
-            a = same[0]
-            when = a.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            raise AlreadyRecorded("slot", f"{a.slot} of this course was already recorded as "
-                                          f"given (started {when}, {a.dose_mg} mg)")
-        if given and started_at < given[-1].started_at:
-            raise InvalidInput("started_at", f"is before the last recorded dose "
-                                             f"({given[-1].slot}); correct that record instead")
+        if given and started_at <= given[-1].started_at:
+            a = given[-1]
+            raise AlreadyRecorded("started_at", f"{a.slot} of this course is on record as "
+                                  f"given {a.started_at.astimezone(zone):%Y-%m-%d %H:%M}; a "
+                                  "dose cannot be charted at or before it")
+        decision = decide(uow, course, now, zone)
+        prep = _scanned_bag(uow, course.site_id, facts)
+        exception, witness_id = _exception_of(uow, user, facts)
+        bag = bag_of(uow, prep) if prep is not None else None
+        gate = release.may_administer(
+            decision=decision, releases=releases_on(uow, course.id, decision.as_of_date),  # type: ignore[arg-type]
+            course_id=course.id, dose_mg=dose_mg, started_at=started_at, now=now,  # type: ignore[arg-type]
+            zone=zone, bag=bag, patient_scan=facts.patient_scan, bag_scan=facts.bag_scan,
+            mrn=patient.mrn, patient_name=f"{patient.family_name}, {patient.given_name}",
+            exception=exception)
+        if not gate.allowed:
+            raise Refused.of(gate)
+        nd = decision.next_dose
+        assert nd is not None and prep is not None and bag is not None
+        if slot is not None and slot != nd.slot.label:
+            raise InvalidInput("slot", f"the dose due is {nd.slot.label}, not {slot}")
         derived, warnings = core.derive_slots(
             tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in given)
-            + (core.Administration(started_at, dose_mg, ended_at),), zone)
+            + (core.Administration(started_at, nd.dose_mg, ended_at),), zone)
         new = max(derived, key=lambda g: g.input_index)
-        if slot is not None and slot != new.slot.label:
-            raise InvalidInput("slot", f"the dose given {started_at.astimezone(zone):%Y-%m-%d} "
-                                       f"is {new.slot.label} of this course, not {slot}")
-        if preparation_id is not None and uow.preparations.get(preparation_id) is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
         record = uow.administrations.add(AdministrationRecord(
             course_id=course.id, slot_seq=len(given), slot=new.slot.label,  # type: ignore[arg-type]
-            cycle=new.slot.cycle, day=new.slot.day, dose_mg=dose_mg, kind=str(new.kind),
+            cycle=new.slot.cycle, day=new.slot.day, dose_mg=nd.dose_mg, kind=str(new.kind),
             started_at=started_at, nurse_id=user.id, recorded_at=now, ended_at=ended_at,  # type: ignore[arg-type]
-            infusion_site=infusion_site, preparation_id=preparation_id,
-            idempotency_key=idempotency_key))
-        updated, decision = refresh_course(uow, course, now, zone)
+            infusion_site=infusion_site, preparation_id=prep.id,
+            idempotency_key=idempotency_key,
+            patient_scan=(facts.patient_scan or "").strip()[:200] or None,
+            bag_scan=(facts.bag_scan or "").strip()[:200] or None,
+            scan_exception_reason=(facts.exception_reason or "").strip() or None
+            if exception is not None else None, witness_id=witness_id))
         own = [w.text for w in warnings if w.text.startswith(new.slot.label)]
+        hung = _hang(uow, prep, bag, started_at, ended_at, user, now, zone)
+        own.extend(hung)
+        updated, after = refresh_course(uow, course, now, zone)
         audit.append(uow, actor=user.username, action="administration.record",
                      entity_type="administration", entity_id=record.id, at=now,
                      after={"administration": record_json(record),
-                            "course": _course_summary(updated, decision), "warnings": own})
+                            "course": _course_summary(updated, after), "warnings": own,
+                            "rules": list(gate.rules),
+                            "witness": facts.witness if witness_id else None})
         uow.commit()
     return AdministrationResult(record.id, course.id, record.slot, record.cycle, record.day,  # type: ignore[arg-type]
-                                dose_mg, record.kind, started_at, updated.next_due_date,
-                                updated.status, tuple(own))
+                                record.dose_mg, record.kind, started_at, updated.next_due_date,
+                                updated.status, tuple(own), preparation_id=prep.id)
 
+
+def _hang(uow: UnitOfWork, prep: PreparationRecord, bag: release.Bag, started_at: datetime,
+          ended_at: datetime | None, user: UserRecord, now: datetime,
+          zone: ZoneInfo) -> list[str]:
+    """The bag's ``infusion_started`` (and ``infusion_completed`` when the end is known) on its
+    clock, in the administration's transaction. Returns warnings (a short infusion)."""
+    status = "in_use"
+    uow.preparations.add_event(PreparationEventRecord(
+        preparation_id=prep.id, event="infusion_started", at=started_at,  # type: ignore[arg-type]
+        recorded_by=user.id, recorded_at=now))  # type: ignore[arg-type]
+    warnings: list[str] = []
+    if ended_at is not None:
+        status = "administered"
+        uow.preparations.add_event(PreparationEventRecord(
+            preparation_id=prep.id, event="infusion_completed", at=ended_at,  # type: ignore[arg-type]
+            recorded_by=user.id, recorded_at=now))  # type: ignore[arg-type]
+        warnings.extend(_short(started_at, ended_at))
+    uow.preparations.update(dataclasses.replace(prep, status=status, updated_at=now))
+    return warnings
+
+
+def _short(started_at: datetime, ended_at: datetime) -> list[str]:
+    from tarla.domain.infusion import short_infusion
+
+    flag = short_infusion(started_at, ended_at)
+    return [] if flag is None else [f"{flag.text} [{flag.rule}]"]
+
+
+def complete_infusion(uow: UnitOfWork, *, preparation_id: int, ended_at: datetime, actor: str,
+                      now: datetime, expected_version: int | None = None) -> AdministrationResult:
+    """"Infusion completed": the bag's clock event and the administration's end time, in one
+    transaction; an infusion much shorter than the label's 1 hour is flagged (a warning)."""
+    now = aware(now, "now")
+    ended_at = not_after(ended_at, now, "ended_at")
+    with uow:
+        user = actor_with(uow, actor, (Role.NURSE,), "record the end of an infusion")
+        prep = uow.preparations.get(preparation_id)
+        if prep is None:
+            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        if expected_version is not None and expected_version != prep.version:
+            raise Conflict("version", f"preparation {preparation_id} was changed by someone "
+                                      "else; reload and retry")
+        admin = next((a for a in uow.administrations.for_course(prep.course_id)
+                      if a.preparation_id == prep.id), None)
+        if admin is None or prep.status != "in_use":
+            raise Refused([("GATE-PREP-EVENT", "preparation_id",
+                            f"bag PREP-{prep.id} is not running (status "
+                            f"{prep.status.replace('_', ' ')}): nothing to complete")])
+        if ended_at < admin.started_at:
+            raise InvalidInput("ended_at", "is before the infusion started")
+        course = course_or_404(uow, prep.course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        uow.preparations.add_event(PreparationEventRecord(
+            preparation_id=prep.id, event="infusion_completed", at=ended_at,  # type: ignore[arg-type]
+            recorded_by=user.id, recorded_at=now))  # type: ignore[arg-type]
+        uow.preparations.update(dataclasses.replace(prep, status="administered",
+                                                    updated_at=now))
+        ended = uow.administrations.set_ended(admin.id, ended_at)  # type: ignore[arg-type]
+        updated, decision = refresh_course(uow, course, now, zone_of(site))
+        warnings = _short(admin.started_at, ended_at)
+        audit.append(uow, actor=user.username, action="administration.complete",
+                     entity_type="administration", entity_id=admin.id, at=now,
+                     before={"ended_at": admin.ended_at},
+                     after={"ended_at": ended_at, "preparation_id": prep.id,
+                            "warnings": warnings})
+        uow.commit()
+    return AdministrationResult(ended.id, course.id, ended.slot, ended.cycle, ended.day,  # type: ignore[arg-type]
+                                ended.dose_mg, ended.kind, ended.started_at,
+                                updated.next_due_date, updated.status, tuple(warnings),
+                                preparation_id=prep.id)
+
+
+# --------------------------------------------------------------------------- releases
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    release_id: int
+    course_id: int
+    slot: str
+    for_date: date
+    covers_rules: tuple[str, ...]
+    covers_labs: tuple[str, ...]
+
+
+def release_dose(uow: UnitOfWork, *, course_id: int, reason: str, actor: str,
+                 now: datetime) -> ReleaseResult:
+    """A physician releases today's due dose despite its HOLD and/or missing labs. The
+    release names exactly the hold rules and missing labs present now (read here, never
+    sent by the caller): a new hold reason later needs a new release."""
+    now = aware(now, "now")
+    text = (reason or "").strip()
+    if len(text) < release.MIN_REASON_LENGTH:
+        raise InvalidInput("reason", "write the clinical reason "
+                                     f"({release.MIN_REASON_LENGTH} characters or more)")
+    if len(text) > 2000:
+        raise InvalidInput("reason", "is too long (2000 characters at most)")
+    with uow:
+        user = actor_with(uow, actor, (Role.PHYSICIAN,), "release a held dose")
+        course = course_or_404(uow, course_id)
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        decision = decide(uow, course, now, zone_of(site))
+        nd = decision.next_dose
+        if decision.action is core.DecisionAction.DISCONTINUE or nd is None:
+            raise Refused([("GATE-DISCONTINUED", "decision", "the course is permanently "
+                            "discontinued: a discontinuation is never released")])
+        held = sorted(release.hold_rules(decision))
+        missing = sorted(decision.pending_checks)
+        if not held and not missing:
+            raise InvalidInput("decision", f"the decision is {decision.action}, with the labs "
+                                           "on file: nothing to release")
+        rec = uow.releases.add(DoseReleaseRecord(
+            course_id=course.id, for_date=decision.as_of_date, slot=nd.slot.label,  # type: ignore[arg-type]
+            reason=text, covers_rules=held, covers_labs=missing, decided_by=user.id,  # type: ignore[arg-type]
+            decided_at=now))
+        audit.append(uow, actor=user.username, action="course.release_dose",
+                     entity_type="course", entity_id=course.id, at=now,
+                     after=record_json(rec))
+        uow.commit()
+    return ReleaseResult(rec.id, course.id, rec.slot, rec.for_date, tuple(held),  # type: ignore[arg-type]
+                         tuple(missing))
 
 
 def record_lab_panel(uow: UnitOfWork, *, patient_id: int, results: list[dict[str, Any]],

@@ -24,7 +24,8 @@ from tarla.services import admin, clinical, label, pharmacy
 from tarla.services.errors import AlreadyRecorded
 from tarla.services.ports import UnitOfWork
 
-__all__ = ["STAGES", "DemoSummary", "load_demo_data", "lab_panel"]
+__all__ = ["STAGES", "DemoSummary", "load_demo_data", "lab_panel", "kit_scan",
+           "prepare_checked_bag", "give_through_the_loop"]
 
 STAGES = ("new", "step_up", "maintenance", "restart", "held_crs", "discontinued", "lab_hold")
 _FAMILY = ("Garcia", "Smith", "Nguyen", "Okafor", "Kowalski", "Haddad", "Rossi", "Tanaka",
@@ -64,6 +65,69 @@ def lab_panel(rng: random.Random, *, anc: float | None = None) -> list[dict[str,
         {"test": "bilirubin", "value": round(rng.uniform(0.3, 1.1), 1), "unit": "mg/dL",
          "uln": 1.2},
     ]
+
+
+def kit_scan(dose_mg: int, serial: str, *, lot: str = "DEMO1", expiry: str = "301231") -> str:
+    """The GS1 text a scanner sends for a kit carton (human-readable form, AI 01/17/10/21)."""
+    gtin = next(p.gtin for p in PRODUCTS if p.strength_mg == dose_mg)
+    return f"(01){gtin}(17){expiry}(10){lot}(21){serial}"
+
+
+def prepare_checked_bag(uow_factory: Callable[[], UnitOfWork], *, course_id: int,
+                        at: datetime, serial: str, pharmacist: str = "rph.okoro",
+                        checker: str = "rph.berg") -> int:
+    """The pharmacy's whole path for the course's due dose, through the real use cases, the
+    engine choosing the dose: start at ``at``, scan the kit, the six bench steps with the
+    recipe's volumes, reconstitution, the bag, and the independent check 25 minutes later.
+    Returns the preparation id."""
+    from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
+    from tarla.services import bench
+
+    prep = pharmacy.start_preparation(uow_factory(), course_id=course_id, actor=pharmacist,
+                                      now=at)
+    pid = prep.preparation_id
+    pharmacy.record_scan(uow_factory(), preparation_id=pid, raw=kit_scan(prep.dose_mg, serial),
+                         component="drug", actor=pharmacist, now=at + timedelta(minutes=2))
+    minute = 4
+    for spec in steps_for(prep.dose_mg):
+        when = at + timedelta(minutes=minute)
+        bench.confirm_step(uow_factory(), preparation_id=pid, step=spec.code, actor=pharmacist,
+                           now=when,
+                           measured_ml=float(spec.expected_ml) if spec.expected_ml else None,
+                           inspection={q[0]: True for q in INSPECTION_QUESTIONS}
+                           if spec.code == "inspected" else None)
+        if spec.code == "water_added":
+            minute += 1
+            pharmacy.advance_preparation(uow_factory(), preparation_id=pid,
+                                         event="reconstituted", at=when + timedelta(minutes=1),
+                                         actor=pharmacist, now=when + timedelta(minutes=1))
+        minute += 2
+    done = at + timedelta(minutes=minute)
+    pharmacy.advance_preparation(uow_factory(), preparation_id=pid, event="bag_prepared",
+                                 at=done, actor=pharmacist, now=done)
+    pharmacy.check_preparation(uow_factory(), preparation_id=pid, actor=checker,
+                               now=done + timedelta(minutes=10))
+    return pid
+
+
+def give_through_the_loop(uow_factory: Callable[[], UnitOfWork], *, course_id: int, mrn: str,
+                          prepared_at: datetime, started_at: datetime, serial: str,
+                          nurse: str = "rn.alvarez", minutes: int = 60,
+                          idempotency_key: str | None = None,
+                          pharmacist: str = "rph.okoro",
+                          checker: str = "rph.berg") -> clinical.AdministrationResult:
+    """Prepare and check the due dose's bag, then chart it at the bedside by scanning the
+    wristband and the bag label, with the infusion's end ``minutes`` later."""
+    from tarla.domain.identification import label_barcode, wristband_barcode
+
+    pid = prepare_checked_bag(uow_factory, course_id=course_id, at=prepared_at, serial=serial,
+                              pharmacist=pharmacist, checker=checker)
+    end = started_at + timedelta(minutes=minutes)
+    return clinical.record_administration(
+        uow_factory(), course_id=course_id, started_at=started_at, ended_at=end, actor=nurse,
+        now=end + timedelta(minutes=15), patient_scan=wristband_barcode(mrn),
+        bag_scan=label_barcode(pid), infusion_site="right forearm",
+        idempotency_key=idempotency_key)
 
 
 def _intervals(n: int) -> list[int]:
@@ -153,12 +217,12 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
             day = day + timedelta(days=gaps[n - 1])
         clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
                                   collected_at=_at(day, 7, rng.randint(0, 40), zone),
-                                  actor="rn.chen", now=_at(day, 8, 30, zone))
+                                  actor="rn.chen", now=_at(day, 7, 45, zone))
         start = _at(day, 9, rng.randint(0, 50), zone)
-        clinical.record_administration(
-            uow_factory(), course_id=course_id, started_at=start, dose_mg=1 if n == 0 else 10,
-            ended_at=start + timedelta(minutes=60), actor=rng.choice(("rn.alvarez", "rn.chen")),
-            now=start + timedelta(minutes=75), infusion_site="right forearm",
+        give_through_the_loop(
+            uow_factory, course_id=course_id, mrn=f"MRN{100000 + i}",
+            prepared_at=_at(day, 7, 50, zone), started_at=start,
+            serial=f"K{site}{i:04d}{n:03d}", nurse=rng.choice(("rn.alvarez", "rn.chen")),
             idempotency_key=f"demo-{site}-{i}-{n}")
         summary.administrations += 1
         if n == 0 and rng.random() < 0.4:  # grade 1 CRS the night after the step-up dose
@@ -196,20 +260,8 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
         clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
                                   collected_at=_at(today, 6, 50, zone), actor="rn.chen",
                                   now=now - timedelta(minutes=40))
-        prep = pharmacy.start_preparation(uow_factory(), course_id=course_id,
-                                          dose_mg=1 if stage == "new" else 10,
-                                          actor="rph.okoro", now=now - timedelta(minutes=35))
-        p = pharmacy.advance_preparation(uow_factory(), preparation_id=prep.preparation_id,
-                                         event="reconstituted", at=now - timedelta(minutes=30),
-                                         actor="rph.okoro", now=now - timedelta(minutes=29),
-                                         expected_version=prep.version)
-        p = pharmacy.advance_preparation(uow_factory(), preparation_id=p.preparation_id,
-                                         event="bag_prepared", at=now - timedelta(minutes=15),
-                                         actor="rph.okoro", now=now - timedelta(minutes=14),
-                                         expected_version=p.version)
-        pharmacy.check_preparation(uow_factory(), preparation_id=p.preparation_id,
-                                   actor="rph.berg", now=now - timedelta(minutes=5),
-                                   expected_version=p.version)
+        prepare_checked_bag(uow_factory, course_id=course_id,
+                            at=now - timedelta(minutes=38), serial=f"K{site}{i:04d}T")
         summary.preparations += 1
 
 

@@ -7,6 +7,7 @@
           ├── NotFound (LookupError)          no such patient / course / user ...
           ├── Conflict                        someone else changed it first (stale version)
           │    └── AlreadyRecorded            this dose slot / key / MRN is already on record
+          ├── Refused                         a safety gate of the core said no (rules named)
           └── Forbidden (PermissionError)     the actor may not do this
 
 Every error names a ``field`` and a human ``message`` like the core's errors, so each edge maps
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from tarla.domain.errors import TarlaError
 
-__all__ = ["ServiceError", "NotFound", "Conflict", "AlreadyRecorded", "Forbidden"]
+__all__ = ["ServiceError", "NotFound", "Conflict", "AlreadyRecorded", "Forbidden", "Refused"]
 
 
 class ServiceError(TarlaError):
@@ -38,6 +39,26 @@ class Conflict(ServiceError):
 
 class AlreadyRecorded(Conflict):
     """The thing is already on record (a dose slot given, an MRN taken): nothing was written."""
+
+
+class Refused(ServiceError):
+    """A gate of :mod:`tarla.domain.release` refused the act: ``refusals`` lists every
+    (rule id, field, text); ``field``/``message`` are the first. Nothing was written."""
+
+    def __init__(self, refusals: list[tuple[str, str, str]] | tuple[tuple[str, str, str], ...],
+                 ) -> None:
+        if not refusals:
+            raise ValueError("a refusal needs at least one reason")
+        rule, field, text = refusals[0]
+        message = "; ".join(f"{t} [{r}]" for r, f, t in refusals if f == field)
+        super().__init__(field, message)
+        self.refusals = tuple(refusals)
+        self.rules = tuple(dict.fromkeys(r for r, _, _ in refusals))
+
+    @classmethod
+    def of(cls, gate: object) -> Refused:
+        """From a :class:`tarla.domain.release.Gate` (its refusals)."""
+        return cls([(r.rule, r.field, r.text) for r in gate.refusals])  # type: ignore[attr-defined]
 
 
 class Forbidden(ServiceError, PermissionError):

@@ -24,12 +24,14 @@ from tarla.services.records import (
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
+    PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
     SiteRecord,
@@ -94,7 +96,11 @@ class FakeStore:
                 (("idempotency_key",), "idempotency_key",
                  "an administration with this key is on record")]),
             "assessments": _Table(), "events": _Table(), "labs": _Table(),
-            "preparations": _Table(), "prep_events": _Table(), "scans": _Table(),
+            "preparations": _Table(), "prep_events": _Table(),
+            "scans": _Table(), "steps": _Table([(("preparation_id", "step"), "step",
+                                                 "this step is already confirmed for the "
+                                                 "preparation")]),
+            "releases": _Table(),
             "vials": _Table([(("gtin", "lot", "serial"), "vial",
                               "this vial is already in stock")]),
             "excursions": _Table(), "signoffs": _Table(),
@@ -194,6 +200,15 @@ class _Administrations(_Repo):
         return sorted(self.t("administrations").where(course_id=course_id),
                       key=lambda a: a.slot_seq)
 
+    def set_ended(self, administration_id: int, ended_at: datetime) -> AdministrationRecord:
+        table = self.t("administrations")
+        current = table.rows.get(administration_id)
+        if current is None:
+            raise Conflict("administration", f"administration {administration_id} no longer "
+                                             "exists")
+        table.rows[administration_id] = dataclasses.replace(current, ended_at=ended_at)
+        return table.rows[administration_id]  # type: ignore[no-any-return]
+
     def by_key(self, idempotency_key: str) -> AdministrationRecord | None:
         found = self.t("administrations").where(idempotency_key=idempotency_key)
         return found[0] if found else None
@@ -239,6 +254,7 @@ class _Labs(_Repo):
 class _Preparations(_Repo):
     def add(self, preparation: PreparationRecord) -> PreparationRecord:
         self._four_eyes(preparation)
+        self._one_open(preparation)
         return self.t("preparations").add(dataclasses.replace(preparation, version=1))
 
     @staticmethod
@@ -252,6 +268,7 @@ class _Preparations(_Repo):
 
     def update(self, preparation: PreparationRecord) -> PreparationRecord:
         self._four_eyes(preparation)
+        self._one_open(preparation)
         return self.t("preparations").update(preparation, "preparation")
 
     def add_event(self, event: PreparationEventRecord) -> PreparationEventRecord:
@@ -262,7 +279,37 @@ class _Preparations(_Repo):
                       key=lambda e: (e.at, e.id))
 
     def add_scan(self, scan: ScanRecord) -> ScanRecord:
+        if scan.verdict == "accept" and scan.component == "drug" and scan.serial is not None \
+                and any(s.verdict == "accept" and s.component == "drug"
+                        for s in self.scans_of_serial(scan.gtin, scan.serial)):
+            raise AlreadyRecorded("scan", "this kit serial was already used for another "
+                                          "preparation")
         return self.t("scans").add(scan)
+
+    def scans(self, preparation_id: int) -> list[ScanRecord]:
+        return sorted(self.t("scans").where(preparation_id=preparation_id),
+                      key=lambda s: (s.scanned_at, s.id))
+
+    def scans_of_serial(self, gtin: str, serial: str) -> list[ScanRecord]:
+        return sorted(self.t("scans").where(gtin=gtin, serial=serial),
+                      key=lambda s: (s.scanned_at, s.id))
+
+    def for_course(self, course_id: int) -> list[PreparationRecord]:
+        return sorted(self.t("preparations").where(course_id=course_id), key=lambda p: p.id)
+
+    def add_step(self, step: PreparationStepRecord) -> PreparationStepRecord:
+        return self.t("steps").add(step)
+
+    def steps(self, preparation_id: int) -> list[PreparationStepRecord]:
+        return sorted(self.t("steps").where(preparation_id=preparation_id),
+                      key=lambda s: (s.confirmed_at, s.id))
+
+    def _one_open(self, p: PreparationRecord) -> None:
+        if p.slot is None or p.status in ("discarded", "administered"):
+            return
+        if any(o.id != p.id and o.slot == p.slot and o.status not in ("discarded", "administered")
+               for o in self.for_course(p.course_id)):
+            raise AlreadyRecorded("course_id", "a preparation of this dose is already open")
 
 
 class _Inventory(_Repo):
@@ -274,6 +321,26 @@ class _Inventory(_Repo):
 
     def vials(self, site_id: int) -> list[VialRecord]:
         return self.t("vials").where(site_id=site_id)
+
+    def vial(self, vial_id: int) -> VialRecord | None:
+        return self.t("vials").rows.get(vial_id)  # type: ignore[no-any-return]
+
+    def by_serial(self, site_id: int, gtin: str, serial: str) -> list[VialRecord]:
+        return self.t("vials").where(site_id=site_id, gtin=gtin, serial=serial)
+
+    def excursions(self, vial_ids: Sequence[int]) -> list[ExcursionRecord]:
+        wanted = set(vial_ids)
+        return sorted((e for e in self.t("excursions").rows.values() if e.vial_id in wanted),
+                      key=lambda e: (e.started_at, e.id))
+
+
+class _Releases(_Repo):
+    def add(self, release: DoseReleaseRecord) -> DoseReleaseRecord:
+        return self.t("releases").add(release)
+
+    def on(self, course_id: int, for_date: date) -> list[DoseReleaseRecord]:
+        return sorted(self.t("releases").where(course_id=course_id, for_date=for_date),
+                      key=lambda r: -r.id)
 
 
 class _Label(_Repo):
@@ -332,7 +399,7 @@ class _Worklist(_Repo):
                 c.id, p.id, p.mrn, p.family_name, p.given_name, p.birth_date, p.diagnosis,  # type: ignore[arg-type]
                 p.progressed_after_platinum, p.off_label_reason, c.policy, c.next_due_date,
                 c.last_dose_at, c.last_slot_index, c.last_restart_step, c.last_kind,
-                c.last_dose_mg))
+                c.last_dose_mg, c.start_date))
         return out
 
     def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
@@ -375,6 +442,7 @@ class FakeUnitOfWork:
         self.labs = _Labs(self)
         self.preparations = _Preparations(self)
         self.inventory = _Inventory(self)
+        self.releases = _Releases(self)
         self.label = _Label(self)
         self.audit = _Audit(self)
         self.worklist = _Worklist(self)

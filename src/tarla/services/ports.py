@@ -22,12 +22,14 @@ from tarla.services.records import (
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
+    PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
     SiteRecord,
@@ -37,7 +39,8 @@ from tarla.services.records import (
 
 __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepository",
            "AdministrationRepository", "EventRepository", "LabRepository",
-           "PreparationRepository", "InventoryRepository", "LabelRepository",
+           "PreparationRepository", "InventoryRepository", "ReleaseRepository",
+           "LabelRepository",
            "AuditRepository", "WorklistReads", "UnitOfWork"]
 
 
@@ -78,6 +81,9 @@ class AdministrationRepository(Protocol):
         """Ordered by ``slot_seq``."""
         ...
     def by_key(self, idempotency_key: str) -> AdministrationRecord | None: ...
+    def set_ended(self, administration_id: int, ended_at: datetime) -> AdministrationRecord:
+        """Record the end of the infusion (the only change an administration takes)."""
+        ...
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]: ...
 
 
@@ -105,12 +111,39 @@ class PreparationRepository(Protocol):
     def add_event(self, event: PreparationEventRecord) -> PreparationEventRecord: ...
     def events(self, preparation_id: int) -> list[PreparationEventRecord]: ...
     def add_scan(self, scan: ScanRecord) -> ScanRecord: ...
+    def scans(self, preparation_id: int) -> list[ScanRecord]:
+        """In the order scanned."""
+        ...
+    def scans_of_serial(self, gtin: str, serial: str) -> list[ScanRecord]:
+        """Every scan of that kit serial, on any preparation (a kit fills one bag)."""
+        ...
+    def for_course(self, course_id: int) -> list[PreparationRecord]:
+        """By id."""
+        ...
+    def add_step(self, step: PreparationStepRecord) -> PreparationStepRecord: ...
+    def steps(self, preparation_id: int) -> list[PreparationStepRecord]:
+        """In the order confirmed."""
+        ...
 
 
 class InventoryRepository(Protocol):
     def add_vial(self, vial: VialRecord) -> VialRecord: ...
     def add_excursion(self, excursion: ExcursionRecord) -> ExcursionRecord: ...
     def vials(self, site_id: int) -> list[VialRecord]: ...
+    def vial(self, vial_id: int) -> VialRecord | None: ...
+    def by_serial(self, site_id: int, gtin: str, serial: str) -> list[VialRecord]:
+        """The stock records of one kit serial at a site (drug and IVSS of one carton)."""
+        ...
+    def excursions(self, vial_ids: Sequence[int]) -> list[ExcursionRecord]:
+        """Every excursion of those vials, by start."""
+        ...
+
+
+class ReleaseRepository(Protocol):
+    def add(self, release: DoseReleaseRecord) -> DoseReleaseRecord: ...
+    def on(self, course_id: int, for_date: date) -> list[DoseReleaseRecord]:
+        """The releases of the course for that site-local day, newest first."""
+        ...
 
 
 class LabelRepository(Protocol):
@@ -172,6 +205,7 @@ class UnitOfWork(Protocol):
     labs: LabRepository
     preparations: PreparationRepository
     inventory: InventoryRepository
+    releases: ReleaseRepository
     label: LabelRepository
     audit: AuditRepository
     worklist: WorklistReads

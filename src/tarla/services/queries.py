@@ -214,7 +214,7 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
         out.append((d, core.CourseInput(
             as_of=as_of, zone=zone, patient=_patient(d), administrations=tuple(given),
             adverse_events=tuple(e for e in evs if e.onset <= as_of), labs=tuple(seen),
-            policy=_policy(d.policy, policies), prior=prior)))
+            policy=_policy(d.policy, policies), prior=prior, start_date=d.start_date)))
     if back:
         _reach_back(uow, out, back, as_of)
     if whole:
@@ -289,5 +289,5 @@ def _read_whole(uow: UnitOfWork, courses: list[DueCourse],
             adverse_events=tuple(e for e in events.get(d.course_id, ()) if e.onset <= as_of),
             labs=tuple(_lab(x) for x in labs.get(d.patient_id, ())
                        if x.collected_at <= as_of and (cut is None or x.collected_at > cut)),
-            policy=_policy(d.policy, policies))))
+            policy=_policy(d.policy, policies), start_date=d.start_date)))
     return out

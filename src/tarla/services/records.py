@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 __all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "AdministrationRecord",
            "AssessmentRecord", "AdverseEventRecord", "LabRecord", "PreparationRecord",
-           "PreparationEventRecord", "ScanRecord", "VialRecord", "ExcursionRecord",
+           "PreparationEventRecord", "ScanRecord", "PreparationStepRecord", "DoseReleaseRecord",
+           "VialRecord", "ExcursionRecord",
            "SignoffRecord", "AuditRecord", "CourseHistory", "DueCourse"]
 
 
@@ -94,6 +95,12 @@ class AdministrationRecord:
     infusion_site: str | None = None
     preparation_id: int | None = None
     idempotency_key: str | None = None
+    # Bedside identification: the raw texts scanned, or the documented exception (no bag scan:
+    # a reason and a second nurse who confirmed it).
+    patient_scan: str | None = None
+    bag_scan: str | None = None
+    scan_exception_reason: str | None = None
+    witness_id: int | None = None
     id: int | None = None
 
 
@@ -121,6 +128,11 @@ class AdverseEventRecord:
     charted_at: datetime
     resolved_at: datetime | None = None
     assessment_id: int | None = None
+    # Ending an event that holds a dose is a physician's act: ``resolved_by`` is the physician
+    # (who resolved it or confirmed a nurse's entry); a nurse's entry waits as a proposal.
+    resolved_by: int | None = None
+    resolution_proposed_at: datetime | None = None
+    resolution_proposed_by: int | None = None
     version: int = 1
     id: int | None = None
 
@@ -152,6 +164,8 @@ class PreparationRecord:
     created_at: datetime
     updated_at: datetime
     checked_by: int | None = None
+    # The dose slot the engine gave when the preparation started, frozen (reprints keep it).
+    slot: str | None = None
     version: int = 1
     id: int | None = None
 
@@ -178,6 +192,36 @@ class ScanRecord:
     lot: str | None = None
     expiry: date | None = None
     serial: str | None = None
+    raw: str | None = None  # the text the scanner sent, as received
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationStepRecord:
+    """One bench step of the recipe confirmed by a pharmacist (with the measured volume)."""
+
+    preparation_id: int
+    step: str
+    confirmed_by: int
+    confirmed_at: datetime
+    measured_ml: float | None = None
+    note: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoseReleaseRecord:
+    """A physician's release of one due dose despite a HOLD or missing labs, for one day:
+    exactly the hold rules and missing labs it covers (a new reason needs a new release)."""
+
+    course_id: int
+    for_date: date
+    slot: str
+    reason: str
+    covers_rules: list[str]
+    covers_labs: list[str]
+    decided_by: int
+    decided_at: datetime
     id: int | None = None
 
 
@@ -206,6 +250,7 @@ class ExcursionRecord:
     min_c: float | None = None
     max_c: float | None = None
     note: str | None = None
+    frozen: bool = False  # found frozen, or logged below 0 °C: the carton is discarded
     id: int | None = None
 
 
@@ -266,3 +311,4 @@ class DueCourse(NamedTuple):
     last_restart_step: int | None
     last_kind: str | None
     last_dose_mg: int | None
+    start_date: date | None = None  # the planned C1D1 (first dose due then)

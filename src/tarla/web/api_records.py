@@ -17,8 +17,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
-from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import grade_crs, grade_icans
+from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.schemas.toxicity import CrsInput, IcansInput
 from tarla.services import clinical, pharmacy
 from tarla.services.audit import jsonable
@@ -27,10 +27,8 @@ from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
 from tarla.web.api import ok
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
-from tarla.web.overrides import require_release
 from tarla.web.pages.common import site_in_view, web_of
 from tarla.web.pages.patient import ENROL_ROLES
-from tarla.web.pages.pharmacy import PHARMACIST_EVENTS, drug_scan_ok, start_for_next_dose, verify_and_record
 from tarla.web.present import prep_summary
 
 __all__ = ["router"]
@@ -68,14 +66,42 @@ class LabIn(_In):
     baseline: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
+class ScanExceptionIn(_In):
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="why the wristband or bag could not be scanned")
+    witness: str = Field(min_length=1, max_length=64,
+                         description="username of the second nurse who confirmed it")
+
+
 class AdministrationIn(_In):
     started_at: AwareDatetime
-    dose_mg: StrictInt
+    patient_scan: str | None = Field(default=None, max_length=200,
+                                     description="raw text scanned from the wristband")
+    bag_scan: str | None = Field(default=None, max_length=200,
+                                 description="raw text scanned from the bag label")
+    dose_mg: StrictInt | None = Field(default=None, description="cross-check: refused unless "
+                                      "it is the engine's next dose")
     ended_at: AwareDatetime | None = None
     slot: str | None = Field(default=None, max_length=16)
     infusion_site: str | None = Field(default=None, max_length=64)
-    preparation_id: StrictInt | None = None
+    preparation_id: StrictInt | None = Field(default=None, description="the bag, when charting "
+                                             "under a scan exception")
+    scan_exception: ScanExceptionIn | None = None
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
+
+
+class CompletedIn(_In):
+    ended_at: AwareDatetime | None = None
+    expected_version: StrictInt | None = None
+
+
+class ReleaseIn(_In):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveIn(_In):
+    resolved_at: AwareDatetime
+    expected_version: StrictInt | None = None
 
 
 class CrsAssessmentIn(_In):
@@ -98,6 +124,8 @@ AssessmentIn = Annotated[CrsAssessmentIn | IcansAssessmentIn, Field(discriminato
 
 class PreparationIn(_In):
     course_id: StrictInt
+    dose_mg: StrictInt | None = Field(default=None, description="cross-check only: the dose "
+                                      "is the engine's")
 
 
 class PreparationEventIn(_In):
@@ -112,8 +140,22 @@ class ScanIn(_In):
     component: Literal["drug", "ivss"] = "drug"
 
 
+class StepIn(_In):
+    step: Literal["water_added", "inspected", "saline_withdrawn", "ivss_added", "drug_added",
+                  "air_removed"]
+    measured_ml: float | None = Field(default=None, allow_inf_nan=False)
+    inspection: dict[str, bool] | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
 class CheckIn(_In):
     expected_version: StrictInt | None = None
+
+
+def scan_json(r: pharmacy.ScanResult) -> dict[str, Any]:
+    return {"scan_id": r.scan_id, "verdict": r.verdict, "gtin": r.gtin,
+            "component": r.component, "lot": r.lot, "expiry": r.expiry, "serial": r.serial,
+            "reasons": list(r.reasons), "replayed": r.replayed}
 
 
 def _created(body: dict[str, Any]) -> JSONResponse:
@@ -173,8 +215,8 @@ def api_patient(patient_id: int, request: Request,
         courses = uow.courses.for_patient(patient_id)
     evaluation = evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id) \
         if courses else None
-    return ok({"patient": jsonable(patient), "courses": jsonable(courses),
-               "evaluation": evaluation})
+    return ok({"patient": jsonable(patient), "wristband_barcode": wristband_barcode(patient.mrn),
+               "courses": jsonable(courses), "evaluation": evaluation})
 
 
 @router.get("/patients/{patient_id}/evaluation", summary="The evaluate contract for the "
@@ -226,22 +268,65 @@ def api_administrations(course_id: int, request: Request,
 def api_record_administration(course_id: int, req: AdministrationIn, request: Request,
                               user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
     web = web_of(request)
-    require_release(web.read.engine, evaluate_patient(web.uow(), now=web.now(),
-                                                      course_id=course_id),
-                    "recorded as given")
+    exc = req.scan_exception
     r = clinical.record_administration(
         web.uow(), course_id=course_id, started_at=req.started_at, dose_mg=req.dose_mg,
         actor=user.username, now=web.now(), ended_at=req.ended_at, slot=req.slot,
         infusion_site=req.infusion_site, preparation_id=req.preparation_id,
-        idempotency_key=req.idempotency_key)
-    response = _created({"administration_id": r.administration_id, "course_id": r.course_id,
-                         "slot": r.slot, "cycle": r.cycle, "day": r.day,
-                         "dose_mg": r.dose_mg, "kind": r.kind, "started_at": r.started_at,
-                         "next_due_date": r.next_due_date, "course_status": r.course_status,
-                         "warnings": list(r.warnings), "replayed": r.replayed})
+        patient_scan=req.patient_scan, bag_scan=req.bag_scan,
+        scan_exception_reason=exc.reason if exc else None,
+        witness=exc.witness if exc else None, idempotency_key=req.idempotency_key)
+    response = _created(_administration_json(r))
     if r.replayed:
         response.status_code = 200
     return response
+
+
+def _administration_json(r: clinical.AdministrationResult) -> dict[str, Any]:
+    return {"administration_id": r.administration_id, "course_id": r.course_id,
+            "slot": r.slot, "cycle": r.cycle, "day": r.day, "dose_mg": r.dose_mg,
+            "kind": r.kind, "started_at": r.started_at, "next_due_date": r.next_due_date,
+            "course_status": r.course_status, "warnings": list(r.warnings),
+            "replayed": r.replayed, "preparation_id": r.preparation_id}
+
+
+@router.post("/courses/{course_id}/releases", status_code=201,
+             summary="A physician releases today's held dose (or one whose labs are missing) "
+                     "with a reason; it covers exactly the hold rules and labs present now")
+def api_release(course_id: int, req: ReleaseIn, request: Request,
+                user: CurrentUser = allow(Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    r = clinical.release_dose(web.uow(), course_id=course_id, reason=req.reason,
+                              actor=user.username, now=web.now())
+    return _created({"release_id": r.release_id, "course_id": r.course_id, "slot": r.slot,
+                     "for_date": r.for_date, "covers_rules": list(r.covers_rules),
+                     "covers_labs": list(r.covers_labs)})
+
+
+@router.post("/adverse-events/{event_id}/resolve",
+             summary="End an adverse event: a physician resolves it; a nurse's entry awaits a "
+                     "physician's confirmation")
+def api_resolve(event_id: int, req: ResolveIn, request: Request,
+                user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    status = clinical.resolve_adverse_event(web.uow(), event_id=event_id,
+                                            resolved_at=req.resolved_at, actor=user.username,
+                                            now=web.now(), expected_version=req.expected_version)
+    uow = web.uow()
+    with uow.readonly():
+        event = uow.events.get(event_id)
+    return ok({"adverse_event": jsonable(event), "course_status": status})
+
+
+@router.post("/preparations/{preparation_id}/completed",
+             summary="Infusion completed: the bag's clock and the administration's end time")
+def api_infusion_completed(preparation_id: int, req: CompletedIn, request: Request,
+                           user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
+    web = web_of(request)
+    r = clinical.complete_infusion(web.uow(), preparation_id=preparation_id,
+                                   ended_at=req.ended_at or web.now(), actor=user.username,
+                                   now=web.now(), expected_version=req.expected_version)
+    return ok(_administration_json(r))
 
 
 @router.get("/courses/{course_id}/assessments", summary="CRS/ICANS assessments of a course")
@@ -293,15 +378,19 @@ def _prep_json(request: Request, preparation_id: int) -> dict[str, Any]:
     summary = prep_summary(row, web.now(), zone)
     return {"preparation": jsonable(prep), "events": jsonable(row["events"]),
             "clock": summary["clock"], "clock_error": summary["clock_error"],
-            "scans": jsonable(web.read.scans(preparation_id)), "timezone": site.timezone}
+            "scans": jsonable(web.read.scans(preparation_id)), "timezone": site.timezone,
+            "label_barcode": label_barcode(preparation_id)}
 
 
 @router.post("/preparations", status_code=201,
              summary="Start a preparation of the course's next dose (pharmacist)")
 def api_start_preparation(req: PreparationIn, request: Request,
                           user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
-    r = start_for_next_dose(web_of(request), req.course_id, user.username)
-    return JSONResponse(jsonable(_prep_json(request, r.preparation_id)), status_code=201)
+    web = web_of(request)
+    r = pharmacy.start_preparation(web.uow(), course_id=req.course_id, dose_mg=req.dose_mg,
+                                   actor=user.username, now=web.now())
+    return JSONResponse(jsonable(_prep_json(request, r.preparation_id)),
+                        status_code=200 if r.existing else 201)
 
 
 @router.get("/preparations/{preparation_id}", summary="A preparation, its events, clock, scans")
@@ -317,14 +406,11 @@ def api_preparation_event(preparation_id: int, req: PreparationEventIn, request:
                           user: CurrentUser = allow(Role.PHARMACIST, Role.NURSE),
                           ) -> JSONResponse:
     web = web_of(request)
-    if req.event in PHARMACIST_EVENTS and not user.has(Role.PHARMACIST):
-        from tarla.web.problems import Problem
-
-        raise Problem(403, "Forbidden", f"{req.event} is recorded by a pharmacist",
-                      [{"field": "role", "message": "needs pharmacist"}], kind="role")
-    if req.event == "reconstituted" and not drug_scan_ok(web.read.scans(preparation_id)):
-        raise InvalidInput("event", "scan the drug vial first: it must be accepted for the "
-                                    "ordered dose before reconstitution")
+    if req.event == "infusion_completed":
+        clinical.complete_infusion(web.uow(), preparation_id=preparation_id,
+                                   ended_at=req.at or web.now(), actor=user.username,
+                                   now=web.now(), expected_version=req.expected_version)
+        return ok(_prep_json(request, preparation_id))
     pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=req.event,
                                  at=req.at or web.now(), actor=user.username, now=web.now(),
                                  expected_version=req.expected_version)
@@ -337,17 +423,25 @@ def api_preparation_event(preparation_id: int, req: PreparationEventIn, request:
 def api_preparation_scan(preparation_id: int, req: ScanIn, request: Request,
                          user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
     web = web_of(request)
-    uow = web.uow()
-    with uow.readonly():
-        prep = uow.preparations.get(preparation_id)
-        if prep is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
-        site = uow.sites.get(prep.site_id)
-        assert site is not None
-    result = verify_and_record(web, preparation_id=preparation_id, dose_mg=prep.dose_mg,
-                               zone=ZoneInfo(site.timezone), raw=req.scan,
-                               component=req.component, actor=user.username)
-    return JSONResponse(result, status_code=201)
+    r = pharmacy.record_scan(web.uow(), preparation_id=preparation_id, raw=req.scan,
+                             component=req.component, actor=user.username, now=web.now())
+    return JSONResponse(jsonable(scan_json(r)), status_code=200 if r.replayed else 201)
+
+
+@router.post("/preparations/{preparation_id}/steps",
+             summary="Confirm the next bench step of the recipe (pharmacist): measured volume "
+                     "within the site tolerance, or the visual inspection's three answers")
+def api_preparation_step(preparation_id: int, req: StepIn, request: Request,
+                         user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
+    from tarla.services import bench
+
+    web = web_of(request)
+    steps = bench.confirm_step(web.uow(), preparation_id=preparation_id, step=req.step,
+                               actor=user.username, now=web.now(),
+                               measured_ml=req.measured_ml, inspection=req.inspection,
+                               note=req.note)
+    return JSONResponse(jsonable({"preparation_id": preparation_id, "steps": steps}),
+                        status_code=201)
 
 
 @router.post("/preparations/{preparation_id}/check",

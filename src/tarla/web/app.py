@@ -6,6 +6,7 @@ Nothing is built at import time. ``create_app(settings)`` wires the project's bo
     /sign-in, /sign-out          pages/auth.py
     /, /today                    the site worklist
     /patients/{id}[.ics]         the course timeline and its calendar
+    /patients/{id}/labs          labs on record; chart the pre-dose panel, graded as typed
     /bedside/...                 administrations, CRS/ICANS assessments
     /pharmacy/...                the preparation bench
     /rules                       label version, rules, sign-off
@@ -88,9 +89,9 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
                             headers={"Cache-Control": "no-store"})
 
     from tarla.web import api
-    from tarla.web.pages import admin, auth_pages, bedside, patient, pharmacy, rules, today
+    from tarla.web.pages import admin, auth_pages, bedside, labs, patient, pharmacy, rules, today
 
-    for module in (auth_pages, today, patient, bedside, pharmacy, rules, admin):
+    for module in (auth_pages, today, patient, labs, bedside, pharmacy, rules, admin):
         app.include_router(module.router)
     api.install(app)
 

@@ -1,15 +1,18 @@
 """Screen models built from records + core results (the core decides; this only gathers).
 
 :func:`prep_summary` runs the in-use clock (:func:`tarla.domain.clock.evaluate_clock`) over a
-preparation's stored events; :func:`patient_view` gathers one patient's course for the
-timeline; :func:`grading_preview` grades a bedside form and asks the course engine what the
-result means for the next dose.
+preparation's stored events, to show it; :func:`patient_view` gathers one patient's course for
+the timeline; :func:`next_dose_if` asks the course engine what a bedside grade means for the
+next dose; :func:`refusal_view` puts a service's refusal (:class:`Refused`) in a nurse's or a
+pharmacist's words. None of them allows or refuses anything: the services do.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +25,8 @@ from tarla.schemas.pharmacy import clock_to_json
 from tarla.services._common import course_input, course_or_404, history_for, zone_of
 from tarla.services.ports import UnitOfWork
 
-__all__ = ["prep_summary", "next_dose_if", "DONE_STATUSES"]
+__all__ = ["prep_summary", "next_dose_if", "patient_view", "refusal_view",
+           "REFUSAL_HEADLINES", "DONE_STATUSES"]
 
 DONE_STATUSES = frozenset({"administered", "discarded"})
 
@@ -32,6 +36,7 @@ def prep_summary(prep: dict[str, Any], now: datetime, zone: ZoneInfo) -> dict[st
     events = [ClockEvent(EventKind(e["event"]), e["at"]) for e in prep.get("events", [])]
     out: dict[str, Any] = {"id": prep["id"], "status": prep["status"],
                            "dose_mg": prep["dose_mg"], "version": prep["version"],
+                           "slot": prep.get("slot"),
                            "prepared_by": prep["prepared_by"], "checked_by": prep["checked_by"],
                            "clock": None, "deadline": None, "deadline_label": None,
                            "clock_error": None}
@@ -169,29 +174,45 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
             "preparations": [prep_summary(p, now, zone) for p in preps], "names": names}
 
 
-def bag_refusal(prep: dict[str, Any], *, at: datetime, dose_mg: int,
-                zone: ZoneInfo) -> str | None:
-    """Why this bag may not be hung at ``at`` for a ``dose_mg`` dose, or None. The in-use clock
-    is run as of the infusion start: it must be usable then, and start no later than the
-    latest infusion start (discard time minus the 60 min infusion)."""
-    status = prep["status"]
-    if prep["dose_mg"] != dose_mg:
-        return f"the bag holds {prep['dose_mg']} mg, not {dose_mg} mg"
-    if status == "stored":
-        return "the bag is in the refrigerator: record on the bench that it was taken out first"
-    if status in ("ordered", "in_preparation", "prepared"):
-        return "the bag has not had its independent check by a second pharmacist"
-    if status != "checked":
-        return f"the bag is already {status.replace('_', ' ')}"
-    events = [ClockEvent(EventKind(e["event"]), e["at"]) for e in prep.get("events", [])]
-    try:
-        report = evaluate_clock(events, at, zone)
-    except InvalidInput as exc:
-        return f"the bag's clock cannot be read ({exc.field}: {exc.message})"
-    if not report.usable:
-        return (f"the bag is {report.status.value} at the infusion start (discard time "
-                f"{report.discard_at.astimezone(zone):%Y-%m-%d %H:%M %Z})")
-    if at > report.latest_infusion_start:
-        return (f"the infusion would end after the bag's discard time: the latest start was "
-                f"{report.latest_infusion_start.astimezone(zone):%Y-%m-%d %H:%M %Z}")
-    return None
+#: the headline a hard-stop banner gives each gate of :mod:`tarla.domain.release` (the rule
+#: ids it refuses with); the service's own text says the details
+REFUSAL_HEADLINES: Mapping[str, str] = MappingProxyType({
+    "GATE-ID-WRISTBAND": "Wrong patient: the wristband scanned is not this patient's",
+    "GATE-ID-BAG": "Wrong bag: the label scanned is not the bag prepared for this dose",
+    "GATE-BAG-PATIENT": "Wrong patient: this bag was prepared for another patient",
+    "GATE-BAG-DOSE": "Wrong dose: this bag was prepared for another dose",
+    "GATE-BAG-REQUIRED": "No bag: every dose is given from a prepared, checked bag",
+    "GATE-BAG-CHECKED": "Bag not checked by a second pharmacist",
+    "GATE-BAG-STATE": "This bag cannot be hung now",
+    "GATE-BAG-CLOCK": "The bag's in-use clock does not allow this infusion",
+    "GATE-ID-EXCEPTION": "Bedside scans missing",
+    "GATE-HOLD": "Dose on HOLD",
+    "GATE-NOT-DUE": "Dose not due yet",
+    "GATE-LABS-MISSING": "Labs missing",
+    "GATE-DOSE": "Not the dose due",
+    "GATE-DISCONTINUED": "Course permanently discontinued",
+    "GATE-PREP-EVENT": "Not the next step of this preparation",
+    "GATE-PREP-TIME": "Time out of order",
+    "GATE-PREP-SCAN": "Drug vial not scanned",
+    "GATE-PREP-STEPS": "Bench steps not confirmed",
+    "GATE-PREP-CLOCK": "The bag's in-use clock does not allow it",
+    "GATE-PREP-HANG": "Recorded at the bedside, not on the bench",
+    "GATE-CHECK-FOUR-EYES": "The check needs another pharmacist",
+    "GATE-CHECK-ONCE": "Already checked",
+    "GATE-CHECK-STATE": "Nothing to check yet",
+    "GATE-KIT-ONCE": "Kit already used",
+    "GATE-KIT-EXCURSION": "Kit spoilt by a temperature excursion",
+    "GATE-RESOLVE": "A physician must confirm",
+})
+
+
+def refusal_view(exc: Any) -> list[dict[str, str]]:
+    """Each (rule, field, text) of a :class:`tarla.services.errors.Refused` with the headline
+    of its rule, in the order the service gave them (one headline per rule)."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for rule, field, text in exc.refusals:
+        headline = REFUSAL_HEADLINES.get(rule, "Refused") if rule not in seen else ""
+        seen.add(rule)
+        out.append({"rule": rule, "field": field, "text": text, "headline": headline})
+    return out

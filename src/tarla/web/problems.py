@@ -25,7 +25,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
 from tarla.schemas import field_path
-from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound, ServiceError
+from tarla.services.errors import (
+    AlreadyRecorded,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Refused,
+    ServiceError,
+)
 
 __all__ = ["Problem", "problem_response", "install_error_handlers", "field_errors",
            "PROBLEM_JSON", "is_api", "SignInRequired"]
@@ -107,6 +114,9 @@ def _classify(exc: Exception) -> tuple[int, str, str, list[dict[str, str]], str]
     if isinstance(exc, NotEnoughInformation):
         return (422, "Not enough information", f"{exc.field}: {exc.message}",
                 [{"field": exc.field, "message": exc.message}], "not-enough-information")
+    if isinstance(exc, Refused):
+        return (409, "Refused", "; ".join(f"{f}: {t} [{r}]" for r, f, t in exc.refusals),
+                [{"field": f, "message": t, "rule": r} for r, f, t in exc.refusals], "refused")
     if isinstance(exc, ServiceError):
         status, title = 409, "Conflict"
         if isinstance(exc, NotFound):

@@ -1,5 +1,6 @@
 """Read-only views the screens need that the service ports do not offer (yet): preparations
-of a course, assessments of a course, scans of a preparation, patient search, users.
+of a course, physician releases of a day, assessments of a course, scans of a preparation,
+patient search, users.
 
 Reads only (cosmicpython ch. 12, "views can use plain SQL"): every change goes through a
 use case in :mod:`tarla.services`. Returns plain dicts/records, never ORM objects.
@@ -8,6 +9,7 @@ use case in :mod:`tarla.services`. Returns plain dicts/records, never ORM object
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
@@ -59,6 +61,22 @@ class ReadModels:
         by_course = self.preparations_for_courses(sorted({r["course_id"] for r in rows}))
         full = {x["id"]: x for lst in by_course.values() for x in lst}
         return [full[r["id"]] for r in rows]
+
+    def releases_on(self, course_ids: Sequence[int], day: date) -> dict[int, list[dict[str, Any]]]:
+        """The physician releases (``dose_releases``) of each course for one site-local day,
+        oldest first, each with the physician's display name as ``decided_by_name``."""
+        if not course_ids:
+            return {}
+        r, u = orm.DoseRelease.__table__, orm.User.__table__
+        out: dict[int, list[dict[str, Any]]] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(
+                    select(r, u.c.display_name.label("decided_by_name"))
+                    .join(u, u.c.id == r.c.decided_by)
+                    .where(r.c.course_id.in_(list(course_ids)), r.c.for_date == day)
+                    .order_by(r.c.decided_at, r.c.id)):
+                out.setdefault(row.course_id, []).append(_row(row))
+        return out
 
     def scans(self, preparation_id: int) -> list[dict[str, Any]]:
         s = orm.PreparationScan.__table__

@@ -34,7 +34,19 @@ from tarla.domain.grading.common import (
     non_negative,
 )
 
-__all__ = ["CrsGrade", "grade_crs"]
+__all__ = ["CrsGrade", "grade_crs", "DEVICE_SETS_GRADE"]
+
+#: Oxygen devices whose grade is set by the device alone. The ASTCT CRS table grades hypoxia by
+#: what it *needs*: grade 3 "high-flow nasal cannula, facemask, non-rebreather mask, or Venturi
+#: mask", grade 4 "positive pressure (e.g. CPAP, BiPAP, intubation and mechanical
+#: ventilation)". A flow in L/min is no part of those criteria (a ventilator or CPAP is charted
+#: by FiO2 and pressures), so for these devices a flow of 0, or none, is accepted and ignored.
+#: Only the nasal cannula is told apart by its flow (footnote ‡: low-flow <= 6 L/min, high-flow
+#: > 6 L/min), and blow-by counts as low-flow: for those, 0 L/min means no oxygen.
+DEVICE_SETS_GRADE = frozenset({
+    OxygenDevice.HIGH_FLOW, OxygenDevice.FACEMASK, OxygenDevice.NON_REBREATHER,
+    OxygenDevice.VENTURI, OxygenDevice.CPAP, OxygenDevice.BIPAP,
+    OxygenDevice.MECHANICAL_VENTILATION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +71,9 @@ def grade_crs(
     """Grade CRS. ``vasopressors`` counts agents other than vasopressin; ``vasopressin`` says
     whether vasopressin is also running. ``temperature_c`` may be ``None`` only when
     ``fever_masked``. ``oxygen_l_per_min`` is optional; for ``low_flow`` above 6 L/min the
-    cannula is high-flow by the ASTCT definition."""
+    cannula is high-flow by the ASTCT definition. Masks, high-flow cannula and positive
+    pressure (:data:`DEVICE_SETS_GRADE`) are graded by the device: their flow may be 0 or
+    absent."""
     masked = flag(fever_masked, "fever_masked")
     device = _device(oxygen)
     support = _hypotension_support(flag(hypotension, "hypotension"), vasopressors,
@@ -166,10 +180,13 @@ def _oxygen_driver(device: OxygenDevice, flow: float | None) -> Driver | None:
         if flow:
             raise InvalidInput("oxygen_l_per_min", f"{fmt(flow)} L/min given but oxygen is none")
         return None
+    row = _oxygen_row(device)
+    if flow == 0 and device in DEVICE_SETS_GRADE:
+        return Driver("hypoxia", f"{device.value.replace('_', ' ')} (0 L/min charted: the "
+                      f"device sets the grade): {row.text}", row.grade, row.source)
     if flow == 0:
         raise InvalidInput("oxygen_l_per_min", f"0 L/min with oxygen {device.value}: give the "
                            "flow, or oxygen none when no oxygen is given")
-    row = _oxygen_row(device)
     if flow is not None and device is OxygenDevice.LOW_FLOW:
         if decimal_of(flow) > LOW_FLOW_MAX_L_PER_MIN:
             high = _oxygen_row(OxygenDevice.HIGH_FLOW)

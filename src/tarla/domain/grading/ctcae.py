@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 from tarla.domain.grading.units import E9_PER_L, Quantity
 
@@ -212,10 +213,15 @@ LAB_CRITERIA: tuple[LabCriterion, ...] = (
 )
 
 
+# The rows of each term, in table order (an immutable index: graders read it on every lab).
+_CRITERIA_BY_TERM: MappingProxyType[CtcaeTerm, tuple[LabCriterion, ...]] = MappingProxyType({
+    term: tuple(c for c in LAB_CRITERIA if c.term is term) for term in CtcaeTerm})
+
+
 def criteria_for(term: CtcaeTerm, graded_in: str,
                  references: frozenset[Reference]) -> tuple[LabCriterion, ...]:
     """Rows of ``term`` for a value graded in ``graded_in``, limited to ``references``."""
-    return tuple(c for c in LAB_CRITERIA if c.term is term and c.reference in references
+    return tuple(c for c in _CRITERIA_BY_TERM[term] if c.reference in references
                  and c.unit in (graded_in, "x"))
 
 

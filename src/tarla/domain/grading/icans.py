@@ -9,6 +9,11 @@ ICE items accepted in ``ice: {item: points}`` (all ten points are required):
 ``orientation_year``, ``orientation_month``, ``orientation_city``, ``orientation_hospital``
 (0-1 each), ``naming`` (0-3) *or* ``naming_1``, ``naming_2``, ``naming_3`` (0-1 each),
 ``follows_commands``, ``writing``, ``attention`` (0-1 each).
+
+``ice_unable`` says the patient is unarousable and cannot perform the ICE assessment. That is
+the consciousness domain at grade 4 (unarousable) as well as ICE 0 (grade 4), whatever the
+separate ``consciousness`` field says by default (``normal``). A finding that contradicts it
+(a patient who awakens, ICE answers, an ICE score above 0) is refused, naming the field.
 """
 
 from __future__ import annotations
@@ -64,16 +69,25 @@ def grade_icans(
     ice_score: int | None = None,
     ice: Mapping[str, int] | None = None,
     death_attributed: bool = False,
+    ice_unable: bool = False,
 ) -> IcansGrade:
     """Grade ICANS in an adult. Give the ICE assessment as ``ice_score`` (0-10) or as items in
-    ``ice``; when the patient is unarousable and cannot do the ICE assessment, send 0."""
+    ``ice``; when the patient is unarousable and cannot do the ICE assessment, send
+    ``ice_unable`` true (no ICE items; ``ice_score`` absent or 0), or ``ice_score`` 0 with
+    ``consciousness`` unarousable."""
+    level = _code(Consciousness, consciousness, "consciousness")
     found = {
-        IcansDomain.CONSCIOUSNESS: _code(Consciousness, consciousness, "consciousness"),
+        IcansDomain.CONSCIOUSNESS: level,
         IcansDomain.SEIZURE: _code(Seizure, seizure, "seizure"),
         IcansDomain.MOTOR: _code(Motor, motor, "motor"),
         IcansDomain.CEREBRAL_EDEMA: _code(CerebralEdema, cerebral_edema, "cerebral_edema"),
     }
-    score, field = _ice(ice_score, ice)
+    unable = flag(ice_unable, "ice_unable")
+    if unable:
+        found[IcansDomain.CONSCIOUSNESS] = _unarousable(level)
+        score, field = _unable_ice(ice_score, ice), "ice_unable"
+    else:
+        score, field = _ice(ice_score, ice)
     unarousable = found[IcansDomain.CONSCIOUSNESS] is Consciousness.UNAROUSABLE
     if unarousable and score != 0:
         raise InvalidInput(field, f"ICE {score} with consciousness unarousable: an unarousable "
@@ -88,8 +102,9 @@ def grade_icans(
     for domain, value in found.items():
         row = next(r for r in ICANS_FINDINGS if r.domain is domain and r.finding == value)
         if row.grade:
-            drivers.append(Driver(domain.value, f"{value.value}: {row.text}", row.grade,
-                                  row.source))
+            seen = (f"{value.value} (patient unarousable and unable to do the ICE assessment)"
+                    if unable and domain is IcansDomain.CONSCIOUSNESS else value.value)
+            drivers.append(Driver(domain.value, f"{seen}: {row.text}", row.grade, row.source))
     if not drivers:
         drivers.append(Driver("all", f"ICE {score}/{ICE_MAX} and no abnormal consciousness, "
                               "seizure, motor or cerebral oedema finding", 0, band.source))
@@ -105,6 +120,28 @@ def _code(enum: type[_E], value: object, field: str) -> _E:
             pass
     accepted = ", ".join(member.value for member in enum)
     raise InvalidInput(field, f"{value!r} is not one of: {accepted}")
+
+
+def _unarousable(consciousness: Consciousness) -> Consciousness:
+    """The consciousness finding when ``ice_unable`` is set: unarousable. ``normal`` is the
+    form's default (not assessed separately); a patient who awakens contradicts it."""
+    if consciousness in (Consciousness.NORMAL, Consciousness.UNAROUSABLE):
+        return Consciousness.UNAROUSABLE
+    raise InvalidInput("consciousness", f"{consciousness.value} contradicts ice_unable (the "
+                       "patient is unarousable and cannot do the ICE assessment): a patient "
+                       "who awakens is not unarousable; correct one of the two")
+
+
+def _unable_ice(total: int | None, items: Mapping[str, int] | None) -> int:
+    """The ICE score of a patient who cannot do the assessment: 0, given or not."""
+    if items is not None:
+        raise InvalidInput("ice", "ICE answers were given, but ice_unable says the patient is "
+                           "unarousable and cannot do the ICE assessment; clear the answers or "
+                           "ice_unable")
+    if total is not None and _points(total, ICE_MAX, "ice_score") != 0:
+        raise InvalidInput("ice_score", f"ICE {total} with ice_unable: a patient who is "
+                           "unarousable and cannot do the ICE assessment scores 0")
+    return 0
 
 
 def _band(score: int, unarousable: bool) -> IceBand:

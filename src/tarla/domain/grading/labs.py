@@ -105,8 +105,11 @@ def grade_lab(
                     value_si, units.si_unit, times_uln, row.meddra, abnormal)
 
 
+_TEST_NAMES = frozenset(t.value for t in LabTest)
+
+
 def _term(test: object) -> TermRow:
-    if isinstance(test, str) and test in {t.value for t in LabTest}:
+    if isinstance(test, str) and test in _TEST_NAMES:
         return term_for(LabTest(test))
     accepted = ", ".join(t.value for t in LabTest)
     raise InvalidInput("test", f"{test!r} is not a graded lab test (accepted: {accepted})")

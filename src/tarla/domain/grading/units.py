@@ -97,13 +97,14 @@ def accepted_units(quantity: Quantity) -> tuple[str, ...]:
 
 def unit_row(quantity: Quantity, unit: object, field: str = "unit") -> UnitRow:
     """The row for ``unit``, or ``InvalidInput`` naming ``field`` and listing accepted units."""
+    if isinstance(unit, str) and unit.strip():
+        spelled = unit.replace(_MU, MICRO)
+        for row in UNITS:
+            if row.quantity is quantity and row.unit == spelled:
+                return row
     accepted = ", ".join(accepted_units(quantity))
     if not isinstance(unit, str) or not unit.strip():
         raise InvalidInput(field, f"is required for {quantity.value} (accepted: {accepted})")
-    spelled = unit.replace(_MU, MICRO)
-    for row in UNITS:
-        if row.quantity is quantity and row.unit == spelled:
-            return row
     raise InvalidInput(field, f"{unit!r} is not a unit for {quantity.value} "
                               f"(accepted: {accepted})")
 

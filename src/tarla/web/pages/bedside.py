@@ -1,15 +1,22 @@
-"""Bedside: record a dose (start/end) and CRS/ICANS assessments, graded as the nurse types.
+"""Bedside: chart the dose by scanning the wristband and the bag, record the end of the
+infusion, CRS/ICANS assessments graded as the nurse types, the end of an adverse event, and a
+physician's release of today's held dose.
 
-The forms post to ``.../preview`` on every change (HTMX); the preview grades with the same
-schema models and core calls as ``tarla grade`` and asks the course engine what the grade
-means for the next dose (:func:`tarla.web.present.next_dose_if`). Saving re-grades in the
-service (``record_assessment`` cross-checks the grade the nurse saw).
+Charting calls :func:`tarla.services.clinical.record_administration` with the raw scanned
+texts: the service judges the patient, the bag, the dose and the day
+(:func:`tarla.domain.release.may_administer`), hangs the bag, and writes nothing when it
+refuses; the page shows the refusal as a hard stop (409), a form it cannot read as 422.
+
+The assessment forms post to ``.../preview`` on every change (HTMX); the preview grades with
+the same schema models and core calls as ``tarla grade`` and asks the course engine what the
+grade means for the next dose (:func:`tarla.web.present.next_dose_if`). Saving re-grades in
+the service (``record_assessment`` cross-checks the grade the nurse saw).
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,13 +30,20 @@ from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.grading.astct import ICE_ITEMS
 from tarla.schemas.toxicity import CrsInput, IcansInput
 from tarla.services import clinical
-from tarla.services.errors import ServiceError
+from tarla.services.errors import Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
-from tarla.web.overrides import override_for, record_override, require_release
-from tarla.web.pages.common import FormErrors, errors_of, local_moment, render, wall_now, web_of
-from tarla.web.present import bag_refusal, next_dose_if
+from tarla.web.pages.common import (
+    FormErrors,
+    errors_of,
+    form_status,
+    local_moment,
+    render,
+    wall_now,
+    web_of,
+)
+from tarla.web.present import next_dose_if, refusal_view
 
 __all__ = ["router", "crs_inputs", "icans_inputs", "BEDSIDE_ROLES"]
 
@@ -108,9 +122,6 @@ def icans_inputs(form: Any, errors: FormErrors) -> dict[str, Any]:
     }
     if not data["consciousness"]:
         errors["consciousness"] = "is required"
-    if _flag(form, "ice_unable"):
-        data["ice_score"] = 0
-        return data
     ice: dict[str, int] = {}
     for item in ICE_ITEMS:
         raw = str(form.get(f"ice_{item.key}") or "").strip()
@@ -120,6 +131,13 @@ def icans_inputs(form: Any, errors: FormErrors) -> dict[str, Any]:
             ice[item.key] = int(raw)
         except ValueError:
             errors[f"ice.{item.key}"] = f"{raw!r} is not a number of points"
+    if _flag(form, "ice_unable"):
+        # Unarousable and unable to do the ICE: the grader reads the consciousness domain as
+        # unarousable. Answers given as well are sent on, and refused there as contradictory.
+        data["ice_unable"] = True
+        if ice:
+            data["ice"] = ice
+        return data
     data["ice"] = ice
     return data
 
@@ -143,6 +161,10 @@ def _grade(kind: str, data: dict[str, Any], errors: FormErrors) -> tuple[Any, di
 
 # --------------------------------------------------------------------------- page
 
+#: the fields of the charting form a refusal can name (others go to the banner only)
+DOSE_FIELDS = ("patient_scan", "bag_scan", "started_at", "ended_at", "infusion_site",
+               "scan_exception.reason", "scan_exception.witness", "preparation_id")
+
 
 def _page(request: Request, user: CurrentUser, course_id: int, *,
           status: int = 200, **extra: Any) -> Response:
@@ -155,30 +177,32 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
         patient = uow.patients.get(decision["patient_id"])
         ongoing = [e for e in uow.events.for_course(course_id) if e.resolved_at is None]
     preps = web.read.preparations_for_courses([course_id]).get(course_id, [])
-    ready = [p for p in preps if p["status"] in ("checked", "stored")]
+    # the bags a nurse may name under a scan exception: this course's, checked, not yet hung
+    # (shown only; the service judges the bag named)
+    ready = [p for p in preps if p["checked_by"] is not None
+             and p["status"] in ("checked", "stored")]
     running = [p for p in preps if p["status"] == "in_use"]
-    nd = decision.get("next_dose") or {}
     wall = wall_now(now, zone)
-    override = override_for(web.read.engine, course_id,
-                            date.fromisoformat(decision["as_of_date"]))
+    releases = web.read.releases_on([course_id], date.fromisoformat(decision["as_of_date"]))
+    names = web.read.user_names([e.resolution_proposed_by for e in ongoing])
     ctx: dict[str, Any] = {
         "nav": "today", "d": decision, "patient": patient, "course_id": course_id,
         "zone": zone, "ready_preps": ready, "running_preps": running,
-        "admin_v": {"started_at": wall, "dose_mg": str(nd.get("dose_mg", "")),
-                    "idempotency_key": secrets.token_urlsafe(16),
-                    "preparation_id": str(ready[0]["id"]) if ready else ""},
-        "admin_errors": {}, "crs_v": {"assessed_at": wall, "oxygen": "none",
-                                      "vasopressors": "0"},
+        "admin_v": {"started_at": wall, "idempotency_key": secrets.token_urlsafe(16)},
+        "admin_errors": {}, "refusal": None,
+        "crs_v": {"assessed_at": wall, "oxygen": "none", "vasopressors": "0"},
         "crs_errors": {}, "icans_v": {"assessed_at": wall, "consciousness": "normal",
                                       "seizure": "none", "motor": "none",
                                       "cerebral_edema": "none"},
         "icans_errors": {}, "ice_items": ICE_ITEMS, "OXYGEN_WORDS": OXYGEN_WORDS,
         "CONSCIOUSNESS_WORDS": CONSCIOUSNESS_WORDS, "SEIZURE_WORDS": SEIZURE_WORDS,
         "MOTOR_WORDS": MOTOR_WORDS, "EDEMA_WORDS": EDEMA_WORDS,
-        "can_give": user.has(Role.NURSE), "ongoing": ongoing, "resolve_errors": {},
-        "wall_now": wall, "override": override, "override_errors": {},
-        "override_names": web.read.user_names([override.decided_by] if override else []),
-        "can_override": user.has(Role.PHYSICIAN) and decision["decision"] == "hold",
+        "can_give": user.has(Role.NURSE), "is_physician": user.has(Role.PHYSICIAN),
+        "ongoing": ongoing, "names": names, "resolve_errors": {}, "wall_now": wall,
+        "proposed_wall": {e.id: wall_now(e.resolution_proposed_at, zone) for e in ongoing
+                          if e.resolution_proposed_at is not None},
+        "releases": releases.get(course_id, []), "release_errors": {}, "release_v": {},
+        "complete_errors": {}, "DOSE_FIELDS": DOSE_FIELDS,
     }
     ctx.update(extra)
     return render(request, "bedside.html", ctx, status=status)
@@ -187,12 +211,18 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
 @router.get("/bedside/{course_id}")
 def bedside_page(request: Request, course_id: int, saved: str | None = None,
                  user: CurrentUser = bedside) -> Response:
-    flash = {"dose": "Dose recorded.", "crs": "CRS assessment saved.",
+    flash = {"crs": "CRS assessment saved.",
              "icans": "ICANS assessment saved.",
-             "resolved": "Event marked resolved.",
-             "override": "Hold overridden for today by physician order.",
-             "completed": "Infusion completion recorded on the bag's clock."}.get(saved or "")
-    return _page(request, user, course_id, flash=flash)
+             "resolved": "Event resolved by a physician.",
+             "proposed": "Entered as resolved: awaiting a physician's confirmation. The event "
+                         "still holds the dose until a physician confirms it.",
+             "completed": "Infusion completed: the end time is on the dose and on the bag's "
+                          "clock."}.get(saved or "")
+    return _page(request, user, course_id, flash=flash,
+                 flash_kind="warn" if saved == "proposed" else "ok")
+
+
+# --------------------------------------------------------------------------- the dose
 
 
 @router.post("/bedside/{course_id}/administration")
@@ -202,14 +232,21 @@ async def record_dose(request: Request, course_id: int,
     return await run_in_threadpool(_record_dose, request, course_id, user, dict(form))
 
 
+def _text(values: dict[str, str], name: str) -> str | None:
+    return values.get(name, "").strip() or None
+
+
 def _record_dose(request: Request, course_id: int, user: CurrentUser,
                  form: dict[str, Any]) -> Response:
+    """Chart the dose from the scans as typed by the scanner. The dose is the engine's: the
+    form sends back only the dose and slot it showed, as a cross-check."""
     web = web_of(request)
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     errors = FormErrors()
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    zone = ZoneInfo(decision["timezone"])
-    started = ended = None
+    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(),
+                                     course_id=course_id)["timezone"])
+    started: datetime | None = None
+    ended: datetime | None = None
     try:
         started = local_moment(values.get("started_at", ""), zone, "started_at")
     except InvalidInput as exc:
@@ -219,66 +256,75 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
             ended = local_moment(values["ended_at"], zone, "ended_at")
         except InvalidInput as exc:
             errors[exc.field] = exc.message
-    dose: int | None = None
-    if values.get("dose_mg") not in ("1", "10"):
-        errors["dose_mg"] = "choose 1 mg or 10 mg"
-    else:
-        dose = int(values["dose_mg"])
-    prep_id = values.get("preparation_id", "").strip()
-    bag = None
-    if prep_id and not errors:
-        rows = web.read.preparations_for_courses([course_id]).get(course_id, [])
-        bag = next((r for r in rows if str(r["id"]) == prep_id), None)
-        refusal = ("not a preparation of this course" if bag is None else
-                   bag_refusal(bag, at=started, dose_mg=dose, zone=zone))  # type: ignore[arg-type]
-        if refusal:
-            errors["preparation_id"] = refusal
-    if not errors:
-        try:
-            require_release(web.read.engine, decision, "recorded as given")
-            result = clinical.record_administration(
-                web.uow(), course_id=course_id, started_at=started, dose_mg=dose,  # type: ignore[arg-type]
-                ended_at=ended, actor=user.username, now=web.now(),
-                infusion_site=values.get("infusion_site", "").strip()[:64] or None,
-                preparation_id=int(prep_id) if prep_id.isdigit() else None,
-                idempotency_key=values.get("idempotency_key") or None)
-        except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-            errors.update(errors_of(exc))
-        else:
-            # Rendered here rather than redirected: the core's warnings about this dose (early,
-            # late, unexpected strength) must reach the nurse. A resubmission replays the
-            # idempotency key and records nothing twice.
-            text = (f"{result.slot} {result.dose_mg} mg recorded as given"
-                    + (" (already on record)" if result.replayed else "") + ".")
-            warnings = list(result.warnings)
-            if bag is not None and not result.replayed:
-                warnings += _hang_bag(web, bag, started, ended, user.username)  # type: ignore[arg-type]
-            if warnings:
-                text += " Warning: " + " ".join(warnings)
-            return _page(request, user, course_id, flash=text,
-                         flash_kind="warn" if warnings else "ok")
-    return _page(request, user, course_id, status=422, admin_v=values, admin_errors=errors)
+    shown_dose = values.get("dose_mg_shown", "").strip()
+    bag = values.get("preparation_id", "").strip()
+    if bag and not bag.isdigit():
+        errors["preparation_id"] = "choose a bag from the list"
+    if errors:
+        return _page(request, user, course_id, status=422, admin_v=values, admin_errors=errors)
+    try:
+        result = clinical.record_administration(
+            web.uow(), course_id=course_id, started_at=started,  # type: ignore[arg-type]
+            actor=user.username, now=web.now(),
+            dose_mg=int(shown_dose) if shown_dose.isdigit() else None,
+            slot=_text(values, "slot_shown"),
+            patient_scan=values.get("patient_scan") or None,
+            bag_scan=values.get("bag_scan") or None,
+            preparation_id=int(bag) if bag else None,
+            scan_exception_reason=_text(values, "scan_exception.reason"),
+            witness=_text(values, "scan_exception.witness"), ended_at=ended,
+            infusion_site=(_text(values, "infusion_site") or "")[:64] or None,
+            idempotency_key=values.get("idempotency_key") or None)
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        return _page(request, user, course_id, status=form_status(exc), admin_v=values,
+                     admin_errors=errors_of(exc),
+                     refusal=refusal_view(exc) if isinstance(exc, Refused) else None,
+                     refusal_title="STOP — do not give this dose. Nothing was charted.")
+    # Rendered rather than redirected: the service's warnings about this dose (early, late, a
+    # short infusion) must reach the nurse. A resubmission replays the idempotency key and
+    # records nothing twice.
+    bag_text = f" from bag PREP-{result.preparation_id}" if result.preparation_id else ""
+    text = (f"{result.slot} {result.dose_mg} mg charted as given{bag_text}"
+            + (" (already on record: nothing new was written)" if result.replayed else "")
+            + ("; the infusion is running." if ended is None and not result.replayed else "."))
+    if result.warnings:
+        text += " Warning: " + " ".join(result.warnings)
+    return _page(request, user, course_id, flash=text,
+                 flash_kind="warn" if result.warnings else "ok")
 
 
-def _hang_bag(web: Any, bag: dict[str, Any], started: Any, ended: Any,
-              actor: str) -> list[str]:
-    """Put the infusion on the bag's in-use clock (started, and completed when the end is
-    known). The dose is already on record: a refusal here is reported, not raised."""
-    from tarla.services import pharmacy
+@router.post("/bedside/{course_id}/preparations/{preparation_id}/completed")
+async def infusion_completed(request: Request, course_id: int, preparation_id: int,
+                             user: CurrentUser = nurse_only) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_completed, request, course_id, preparation_id, user, form)
 
-    out: list[str] = []
-    version = bag["version"]
-    for event, at in (("infusion_started", started), ("infusion_completed", ended)):
-        if at is None:
-            continue
-        try:
-            version = pharmacy.advance_preparation(
-                web.uow(), preparation_id=bag["id"], event=event, at=at, actor=actor,
-                now=web.now(), expected_version=version).version
-        except (InvalidInput, ServiceError) as exc:
-            out.append(f"the bag's clock was not updated ({event}: {exc.message}).")
-            break
-    return out
+
+def _completed(request: Request, course_id: int, preparation_id: int, user: CurrentUser,
+               form: Any) -> Response:
+    """"Infusion completed": the service writes the end on the dose and on the bag's clock,
+    and says when the infusion was much shorter than the label's hour."""
+    web = web_of(request)
+    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(),
+                                     course_id=course_id)["timezone"])
+    version = str(form.get("version") or "")
+    try:
+        at = local_moment(str(form.get("at") or ""), zone, "at")
+        result = clinical.complete_infusion(
+            web.uow(), preparation_id=preparation_id, ended_at=at, actor=user.username,
+            now=web.now(), expected_version=int(version) if version.isdigit() else None)
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        return _page(request, user, course_id, status=form_status(exc),
+                     complete_errors=errors_of(exc),
+                     refusal=refusal_view(exc) if isinstance(exc, Refused) else None)
+    if result.warnings:
+        return _page(request, user, course_id, flash_kind="warn", flash=(
+            f"Infusion of {result.slot} {result.dose_mg} mg completed. Warning: "
+            + " ".join(result.warnings)))
+    return RedirectResponse(f"/bedside/{course_id}?saved=completed", status_code=303)
+
+
+# --------------------------------------------------------------------------- assessments
 
 
 def _preview(request: Request, course_id: int, kind: str, form: Any) -> Response:
@@ -360,10 +406,11 @@ async def resolve_event(request: Request, course_id: int, event_id: int,
 
 def _resolve(request: Request, course_id: int, event_id: int, user: CurrentUser,
              form: Any) -> Response:
+    """"Mark resolved" (a nurse: a proposal a physician confirms) or "Confirm resolved" (a
+    physician): the same service call; the service decides which it is."""
     web = web_of(request)
     decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
     zone = ZoneInfo(decision["timezone"])
-    errors = FormErrors()
     try:
         at = local_moment(str(form.get("resolved_at") or ""), zone, "resolved_at")
         version = str(form.get("version") or "")
@@ -372,67 +419,38 @@ def _resolve(request: Request, course_id: int, event_id: int, user: CurrentUser,
                                        expected_version=int(version) if version.isdigit()
                                        else None)
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-        errors.update(errors_of(exc))
-        return _page(request, user, course_id, status=422, resolve_errors=errors)
-    return RedirectResponse(f"/bedside/{course_id}?saved=resolved", status_code=303)
+        return _page(request, user, course_id, status=form_status(exc),
+                     resolve_errors=errors_of(exc))
+    uow = web.uow()
+    with uow.readonly():
+        event = uow.events.get(event_id)
+    done = event is not None and event.resolved_at is not None
+    return RedirectResponse(f"/bedside/{course_id}?saved={'resolved' if done else 'proposed'}",
+                            status_code=303)
 
 
-@router.post("/bedside/{course_id}/override")
-async def override_hold(request: Request, course_id: int,
-                        user: CurrentUser = allow(Role.PHYSICIAN)) -> Response:
+@router.post("/bedside/{course_id}/release")
+async def release_dose(request: Request, course_id: int,
+                       user: CurrentUser = allow(Role.PHYSICIAN)) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_override, request, course_id, user, form)
+    return await run_in_threadpool(_release, request, course_id, user, form)
 
 
-def _override(request: Request, course_id: int, user: CurrentUser, form: Any) -> Response:
-    from tarla.web.overrides import hold_rules
-
+def _release(request: Request, course_id: int, user: CurrentUser, form: Any) -> Response:
+    """A physician releases today's dose; the service reads what it covers (the hold rules
+    and missing labs present now) and the page says so."""
     web = web_of(request)
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    errors = FormErrors()
-    if decision["decision"] != "hold":
-        errors["decision"] = (f"the decision is {decision['decision']}, not hold: nothing to "
-                              "override")
-    else:
-        try:
-            record_override(web.uow(), course_id=course_id,
-                            for_date=date.fromisoformat(decision["as_of_date"]),
-                            reason=str(form.get("reason") or ""),
-                            held_by=hold_rules(decision), actor=user.username, now=web.now())
-        except (InvalidInput, ServiceError) as exc:
-            errors.update(errors_of(exc))
-    if errors:
-        return _page(request, user, course_id, status=422, override_errors=errors,
-                     override_v={"reason": str(form.get("reason") or "")})
-    return RedirectResponse(f"/bedside/{course_id}?saved=override", status_code=303)
-
-
-@router.post("/bedside/{course_id}/preparations/{preparation_id}/completed")
-async def infusion_completed(request: Request, course_id: int, preparation_id: int,
-                             user: CurrentUser = nurse_only) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(_completed, request, course_id, preparation_id, user, form)
-
-
-def _completed(request: Request, course_id: int, preparation_id: int, user: CurrentUser,
-               form: Any) -> Response:
-    """The end of a running infusion, on the bag's in-use clock."""
-    from tarla.services import pharmacy
-
-    web = web_of(request)
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    zone = ZoneInfo(decision["timezone"])
-    errors = FormErrors()
-    rows = web.read.preparations_for_courses([course_id]).get(course_id, [])
-    bag = next((r for r in rows if r["id"] == preparation_id), None)
+    reason = str(form.get("reason") or "")
     try:
-        if bag is None:
-            raise InvalidInput("preparation_id", "not a preparation of this course")
-        at = local_moment(str(form.get("at") or ""), zone, "at")
-        pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id,
-                                     event="infusion_completed", at=at, actor=user.username,
-                                     now=web.now(), expected_version=bag["version"])
+        result = clinical.release_dose(web.uow(), course_id=course_id, reason=reason,
+                                       actor=user.username, now=web.now())
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-        errors.update(errors_of(exc))
-        return _page(request, user, course_id, status=422, admin_errors=errors)
-    return RedirectResponse(f"/bedside/{course_id}?saved=completed", status_code=303)
+        return _page(request, user, course_id, status=form_status(exc),
+                     release_errors=errors_of(exc), release_v={"reason": reason},
+                     refusal=refusal_view(exc) if isinstance(exc, Refused) else None)
+    covers = [f"GATE-HOLD ({', '.join(result.covers_rules)})"] if result.covers_rules else []
+    if result.covers_labs:
+        covers.append(f"GATE-LABS-MISSING ({', '.join(result.covers_labs)})")
+    return _page(request, user, course_id, flash_kind="warn", flash=(
+        f"{result.slot} released for {result.for_date:%a %d %b %Y}: covers "
+        f"{'; '.join(covers)}. A new hold reason needs a new release."))

@@ -11,13 +11,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
-from tarla.services.errors import ServiceError
+from tarla.services.errors import Conflict, Forbidden, NotFound, Refused, ServiceError
 from tarla.services.records import SiteRecord
 from tarla.web.auth import CurrentUser
 from tarla.web.problems import field_errors
 
 __all__ = ["render", "site_in_view", "web_of", "local_moment", "errors_of", "FormErrors",
-           "is_htmx"]
+           "is_htmx", "form_status"]
 
 
 def web_of(request: Request) -> Any:
@@ -107,8 +107,24 @@ def errors_of(exc: Exception) -> FormErrors:
     if isinstance(exc, ValidationError):
         for e in field_errors(exc):
             out.setdefault(e["field"], e["message"])
+    elif isinstance(exc, Refused):
+        for rule, field, text in exc.refusals:
+            out[field] = f"{out[field]}; " if field in out else ""
+            out[field] += f"{text} [{rule}]"
     elif isinstance(exc, (InvalidInput, NotEnoughInformation, ServiceError)):
         out[exc.field] = exc.message
     else:  # pragma: no cover
         raise exc
     return out
+
+
+def form_status(exc: Exception) -> int:
+    """The status a re-rendered form answers with: 409 for a gate's refusal or a conflict
+    (nothing was written), 403/404 as the service said, 422 for input that cannot be used."""
+    if isinstance(exc, Refused | Conflict):
+        return 409
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    return 422

@@ -1,8 +1,11 @@
-"""Patients: search, enrol, and one patient's course (timeline, decisions, labs, calendar)."""
+"""Patients: search, enrol, one patient's course (timeline, decisions, labs, calendar) and the
+patient's wristband."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +15,7 @@ from pydantic import ValidationError
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
 from tarla.services import clinical
-from tarla.services.errors import ServiceError
+from tarla.services.errors import NotFound, ServiceError
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.calendar import course_calendar
@@ -119,3 +122,23 @@ def patient_calendar(request: Request, patient_id: int,
                            site_name=view["site"].name, now=now)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="imdelltra-{patient_id}.ics"'})
+
+
+@router.get("/patients/{patient_id}/wristband.pdf")
+def patient_wristband(request: Request, patient_id: int,
+                      user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    """The wristband insert: name, MRN, birth date and the barcode the bedside scan reads."""
+    from tarla.adapters import pdf
+
+    uow = web_of(request).uow()
+    with uow.readonly():
+        patient = uow.patients.get(patient_id)
+    if patient is None:
+        raise NotFound("patient_id", f"no patient {patient_id}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pdf.render_wristband(patient_name=f"{patient.family_name}, {patient.given_name}",
+                                   mrn=patient.mrn, birth_date=patient.birth_date,
+                                   out=Path(tmp) / "wristband.pdf")
+        body = out.read_bytes()
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="wristband-{patient_id}.pdf"'})

@@ -1,10 +1,11 @@
 """Pharmacy bench: start a preparation for a due dose, scan the kit, follow the recipe, run the
 in-use clock, print the bag label and worksheet, and record the independent check.
 
-Scans are verified by the pharmacy core (:func:`tarla.adapters.barcode.check_scan`) against
-the dose ordered for the preparation and stored with their verdict (``record_scan``). The
-vial must have been scanned and accepted before reconstitution can be recorded: the wrong
-strength is the main medication-error risk (label-facts §4).
+Every act is a use case of :mod:`tarla.services.pharmacy` (or :mod:`tarla.services.bench`),
+which judges it with the gates of :mod:`tarla.domain.release`: the dose and slot of a
+preparation are the engine's, frozen when it starts; a scan is verified by the service from
+the raw text the scanner typed; reconstitution waits for an accepted drug-vial scan. These
+routes translate the form, call the service and show what it answered, a refusal included.
 """
 
 from __future__ import annotations
@@ -19,68 +20,86 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tarla.adapters.barcode import check_scan, label_catalog
+from tarla.adapters.barcode import label_catalog
+from tarla.domain.bench import INSPECTION_QUESTIONS, BenchStep
 from tarla.domain.clock import ClockEvent, EventKind, evaluate_clock
 from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
+from tarla.domain.identification import label_barcode
 from tarla.domain.preparation import plan_preparation
-from tarla.label.products import Component
-from tarla.schemas.pharmacy import prepare_to_json, product_name, scan_to_json
+from tarla.schemas.pharmacy import prepare_to_json, product_name
 from tarla.services import pharmacy
-from tarla.services.errors import ServiceError
+from tarla.services.bench import bench_rows, confirm_step
+from tarla.services.errors import NotFound, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.pages.common import (
     FormErrors,
     errors_of,
+    form_status,
     is_htmx,
     local_moment,
     render,
     wall_now,
     web_of,
 )
-from tarla.web.present import prep_summary
+from tarla.web.present import prep_summary, refusal_view
 
-__all__ = ["router", "normalise_scan", "PHARMACIST_EVENTS", "start_for_next_dose",
-           "verify_and_record", "drug_scan_ok"]
+__all__ = ["router", "wedge_text", "PHARMACIST_EVENTS"]
 
 router = APIRouter(include_in_schema=False)
 pharmacist = allow(Role.PHARMACIST)
 
-#: the clock events a pharmacist records on the bench (the nurse records the infusion)
+#: the clock events a pharmacist records on the bench; the infusion's start and end are
+#: charted at the bedside (:func:`tarla.services.clinical.record_administration`,
+#: :func:`~tarla.services.clinical.complete_infusion`)
 PHARMACIST_EVENTS = ("reconstituted", "bag_prepared", "refrigerated",
                      "removed_from_refrigerator", "discarded")
-#: what scanners (or people) type instead of the GS1 separator, ASCII 29
+#: what keyboard-wedge scanners are often set to type for the GS1 separator (ASCII 29), which
+#: a browser field cannot receive as such
 _GS_STANDINS = ("<GS>", "{GS}", "[GS]", "\u241d", "^]")
+_OPEN = ("ordered", "in_preparation", "prepared", "checked", "stored", "in_use")
 
 
-def normalise_scan(raw: str) -> str:
-    """Keyboard-wedge input as the barcode adapter expects it (GS stand-ins -> ASCII 29)."""
+def wedge_text(raw: str) -> str:
+    """What the scanner meant: its stand-ins for the GS1 separator put back as ASCII 29.
+    Nothing else is changed (the service reads and judges the text)."""
     text = raw
     for standin in _GS_STANDINS:
         text = text.replace(standin, "\x1d")
-    return text.strip("\r\n\t ")
+    return text
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    """What a re-rendered page shows for a service's answer other than success: the field
+    errors, and for a gate's refusal the hard-stop banner."""
+    return {"errors": errors_of(exc),
+            "refusal": refusal_view(exc) if isinstance(exc, Refused) else None}
 
 
 # --------------------------------------------------------------------------- bench
 
 
-@router.get("/pharmacy")
-def bench(request: Request, site: str | None = None, course: int | None = None,
-          user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+def _bench(request: Request, user: CurrentUser, site: str | None, course: int | None,
+           status: int = 200, **extra: Any) -> Response:
     from tarla.web.pages.today import worklist_view
 
     view = worklist_view(request, user, site, None)
     web = web_of(request)
-    active = web.read.preparations_at_site(
-        view["site"].id, ["ordered", "in_preparation", "prepared", "checked", "stored",
-                          "in_use"])
+    active = web.read.preparations_at_site(view["site"].id, list(_OPEN))
     zone = view["zone"]
-    return render(request, "pharmacy.html", {
-        "nav": "pharmacy", **view, "highlight": course,
-        "active": [prep_summary(p, view["now"], zone) | {"course_id": p["course_id"]}
-                   for p in active],
-        "can_prepare": user.has(Role.PHARMACIST)})
+    ctx = {"nav": "pharmacy", **view, "highlight": course,
+           "active": [prep_summary(p, view["now"], zone) | {"course_id": p["course_id"]}
+                      for p in active],
+           "can_prepare": user.has(Role.PHARMACIST), "errors": {}, "refusal": None}
+    ctx.update(extra)
+    return render(request, "pharmacy.html", ctx, status=status)
+
+
+@router.get("/pharmacy")
+def bench(request: Request, site: str | None = None, course: int | None = None,
+          user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    return _bench(request, user, site, course)
 
 
 @router.post("/pharmacy/preparations")
@@ -90,45 +109,23 @@ async def start(request: Request, user: CurrentUser = pharmacist) -> Response:
 
 
 def _start(request: Request, user: CurrentUser, form: Any) -> Response:
+    """Open the preparation of the course's due dose: the engine's dose and slot, judged by
+    the service (a held, not yet due or discontinued dose gets none). A second start of the
+    same dose returns its open preparation."""
+    web = web_of(request)
     raw = str(form.get("course_id") or "")
-    if not raw.isdigit():
-        raise InvalidInput("course_id", "choose a due dose to prepare")
-    result = start_for_next_dose(web_of(request), int(raw), user.username)
-    return RedirectResponse(f"/pharmacy/preparations/{result.preparation_id}", status_code=303)
-
-
-def start_for_next_dose(web: Any, course_id: int, actor: str) -> Any:
-    """Open a preparation of the course's next dose. The order is the course engine's next
-    dose, never a number typed on the bench; a held or discontinued course gets none."""
-    from tarla.web.overrides import require_release
-
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
-    require_release(web.read.engine, decision, "prepared")
-    nd = decision.get("next_dose")
-    if nd is None:
-        raise InvalidInput("course_id", "the course has no next dose: nothing to prepare")
-    return pharmacy.start_preparation(web.uow(), course_id=course_id, dose_mg=nd["dose_mg"],
-                                      actor=actor, now=web.now())
-
-
-def verify_and_record(web: Any, *, preparation_id: int, dose_mg: int, zone: ZoneInfo,
-                      raw: str, component: str, actor: str) -> dict[str, Any]:
-    """Verify one scan for the preparation's dose and store it with its verdict. An
-    unreadable scan raises :class:`ParseError` and stores nothing."""
+    course = int(raw) if raw.isdigit() else None
     try:
-        expect = Component(component)
-    except ValueError:
-        raise InvalidInput("component", f"{component!r} is not drug or ivss") from None
-    now = web.now()
-    scanned, verdict = check_scan(normalise_scan(raw), label_catalog(), dose_mg=dose_mg,
-                                  expect=expect, at=now, zone=zone)
-    result = scan_to_json(scanned, verdict)
-    result["scan_id"] = pharmacy.record_scan(
-        web.uow(), preparation_id=preparation_id, gtin=scanned.gtin, component=expect.value,
-        verdict=result["verdict"], actor=actor, now=now, lot=scanned.lot,
-        expiry=scanned.expiry, serial=scanned.serial,
-        reasons=[r["text"] for r in result["reasons"]])
-    return result
+        if course is None:
+            raise InvalidInput("course_id", "choose a due dose to prepare")
+        result = pharmacy.start_preparation(web.uow(), course_id=course, actor=user.username,
+                                            now=web.now())
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        return _bench(request, user, None, course, status=form_status(exc),
+                      refused_course=course, **_failure(exc))
+    # the dose's open preparation, whether just started or already open (a second click)
+    return RedirectResponse(f"/pharmacy/preparations/{result.preparation_id}",
+                            status_code=303)
 
 
 # --------------------------------------------------------------------------- one preparation
@@ -141,14 +138,13 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
     with uow.readonly():
         prep = uow.preparations.get(preparation_id)
         if prep is None:
-            from tarla.services.errors import NotFound
-
             raise NotFound("preparation_id", f"no preparation {preparation_id}")
         course = uow.courses.get(prep.course_id)
         assert course is not None
         patient = uow.patients.get(course.patient_id)
         site = uow.sites.get(prep.site_id)
         assert patient is not None and site is not None
+        steps = uow.preparations.steps(preparation_id)
     zone = ZoneInfo(site.timezone)
     rows = web.read.preparations_for_courses([prep.course_id]).get(prep.course_id, [])
     row = next(r for r in rows if r["id"] == preparation_id)
@@ -156,27 +152,29 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
     decision = evaluate_patient(web.uow(), now=now, course_id=prep.course_id)
     scans = web.read.scans(preparation_id)
     names = web.read.user_names([prep.prepared_by, prep.checked_by]
-                                + [s["scanned_by"] for s in scans])
+                                + [s["scanned_by"] for s in scans]
+                                + [s.confirmed_by for s in steps])
     done = {e["event"] for e in row["events"]}
-    accepted_drug = drug_scan_ok(scans)
+    drug = [s for s in scans if s["component"] == "drug"]
+    releases = web.read.releases_on([prep.course_id], now.astimezone(zone).date())
     return {"prep": prep, "row": row, "summary": summary, "course": course,
             "patient": patient, "site": site, "zone": zone, "decision": decision,
             "recipe": prepare_to_json(plan_preparation(prep.dose_mg)), "scans": scans,
-            "names": names, "done": done, "drug_ok": accepted_drug, "now": now,
-            "wall_now": wall_now(now, zone), "events": PHARMACIST_EVENTS}
-
-
-def drug_scan_ok(scans: list[dict[str, Any]]) -> bool:
-    """The latest scan of the drug vial was accepted."""
-    drug = [s for s in scans if s["component"] == Component.DRUG.value]
-    return bool(drug) and drug[-1]["verdict"] == "accept"
+            "names": names, "done": done, "now": now,
+            # the stored verdict of the latest drug-vial scan, shown (the service judges)
+            "latest_drug_scan": drug[-1] if drug else None,
+            "drug_ok": bool(drug) and drug[-1]["verdict"] == "accept",
+            "releases": releases.get(prep.course_id, []),
+            "wall_now": wall_now(now, zone), "events": PHARMACIST_EVENTS,
+            "bench": bench_rows(prep.dose_mg, steps, names),
+            "inspection_questions": INSPECTION_QUESTIONS}
 
 
 def _page(request: Request, user: CurrentUser, preparation_id: int, status: int = 200,
           **extra: Any) -> Response:
     ctx = _load(request, preparation_id)
-    ctx.update({"nav": "pharmacy", "errors": {}, "scan_result": None, "scan_error": None,
-                "is_pharmacist": user.has(Role.PHARMACIST)})
+    ctx.update({"nav": "pharmacy", "errors": {}, "refusal": None, "scan_result": None,
+                "scan_error": None, "is_pharmacist": user.has(Role.PHARMACIST)})
     ctx.update(extra)
     return render(request, "preparation.html", ctx, status=status)
 
@@ -200,26 +198,42 @@ async def scan(request: Request, preparation_id: int, user: CurrentUser = pharma
     return await run_in_threadpool(_scan, request, preparation_id, user, form)
 
 
+def _scan_view(r: pharmacy.ScanResult) -> dict[str, Any]:
+    entry = label_catalog().lookup(r.gtin)
+    return {"verdict": r.verdict, "gtin": r.gtin, "component": r.component, "lot": r.lot,
+            "expiry": r.expiry, "serial": r.serial, "reasons": list(r.reasons),
+            "replayed": r.replayed,
+            "product_name": product_name(entry.product) if entry is not None else None}
+
+
 def _scan(request: Request, preparation_id: int, user: CurrentUser, form: Any) -> Response:
+    """One scanned component, verified and stored by the service (a refused scan is stored
+    too, with its reasons); an unreadable scan stores nothing."""
     web = web_of(request)
-    ctx = _load(request, preparation_id)
-    result, error = None, None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    refusal = None
+    status = 200
     try:
-        result = verify_and_record(web, preparation_id=preparation_id,
-                                   dose_mg=ctx["prep"].dose_mg, zone=ctx["zone"],
-                                   raw=str(form.get("scan") or ""),
-                                   component=str(form.get("component") or "drug"),
-                                   actor=user.username)
+        result = _scan_view(pharmacy.record_scan(
+            web.uow(), preparation_id=preparation_id, raw=wedge_text(str(form.get("scan") or "")),
+            component=str(form.get("component") or "drug"), actor=user.username,
+            now=web.now()))
     except ParseError as exc:
+        status = 422
         error = (f"Could not read the barcode: {exc.message}. Scan again, or type the GS1 "
                  "text printed under the barcode.")
-    status = 200 if error is None else 422
+    except Refused as exc:
+        status, refusal = 409, refusal_view(exc)
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        status, error = form_status(exc), f"{exc.field}: {exc.message}"
     if is_htmx(request):  # htmx swaps only 2xx answers: the refusal is in the content
         fresh = _load(request, preparation_id)
         return render(request, "partials/scan_result.html",
-                      {**fresh, "scan_result": result, "scan_error": error})
+                      {**fresh, "scan_result": result, "scan_error": error,
+                       "scan_refusal": refusal})
     return _page(request, user, preparation_id, status=status, scan_result=result,
-                 scan_error=error)
+                 scan_error=error, scan_refusal=refusal)
 
 
 @router.post("/pharmacy/preparations/{preparation_id}/events")
@@ -230,34 +244,60 @@ async def event(request: Request, preparation_id: int,
 
 
 def _event(request: Request, preparation_id: int, user: CurrentUser, form: Any) -> Response:
+    """One event on the bag's in-use clock, judged by the service (order, time, the accepted
+    drug scan and the bench steps before it, the clock)."""
     web = web_of(request)
-    ctx = _load(request, preparation_id)
-    errors = FormErrors()
+    zone = _load(request, preparation_id)["zone"]
     name = str(form.get("event") or "")
-    if name not in PHARMACIST_EVENTS:
-        errors["event"] = f"{name!r} is not a bench event"
-    elif name == "reconstituted" and not ctx["drug_ok"]:
-        errors["scan"] = ("scan the drug vial first: it must be accepted for the ordered "
-                          f"{ctx['prep'].dose_mg} mg dose before reconstitution")
-    at: datetime | None = None
     when = str(form.get("at") or "").strip()
-    try:
-        at = local_moment(when, ctx["zone"], "at") if when else web.now()
-    except InvalidInput as exc:
-        errors[exc.field] = exc.message
     version = str(form.get("version") or "")
+    try:
+        at: datetime = local_moment(when, zone, "at") if when else web.now()
+        pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=name,
+                                     at=at, actor=user.username, now=web.now(),
+                                     expected_version=int(version) if version.isdigit()
+                                     else None)
+    except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
+        return _page(request, user, preparation_id, status=form_status(exc), **_failure(exc))
+    return RedirectResponse(f"/pharmacy/preparations/{preparation_id}", status_code=303)
+
+
+@router.post("/pharmacy/preparations/{preparation_id}/steps")
+async def bench_step(request: Request, preparation_id: int,
+                     user: CurrentUser = pharmacist) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_bench_step, request, preparation_id, user, form)
+
+
+def _bench_step(request: Request, preparation_id: int, user: CurrentUser, form: Any) -> Response:
+    """Confirm the next bench step; the service and the core judge it (order, prerequisites,
+    the measured volume against the recipe)."""
+    web = web_of(request)
+    errors = FormErrors()
+    step = str(form.get("step") or "")
+    raw = str(form.get("measured_ml") or "").strip()
+    measured: float | None = None
+    if raw:
+        try:
+            measured = float(raw)
+        except ValueError:
+            errors["measured_ml"] = f"{raw!r} is not a number of mL"
+    inspection = ({name: form.get(f"inspection.{name}") == "yes"
+                   for name, _, _ in INSPECTION_QUESTIONS}
+                  if step == BenchStep.INSPECTED.value else None)
+    note = str(form.get("note") or "").strip() or None
+    entered = {"measured_ml": raw, "note": note or ""}
     if not errors:
         try:
-            pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=name,
-                                         at=at, actor=user.username, now=web.now(),  # type: ignore[arg-type]
-                                         expected_version=int(version) if version.isdigit()
-                                         else None)
+            confirm_step(web.uow(), preparation_id=preparation_id, step=step,
+                         actor=user.username, now=web.now(), measured_ml=measured,
+                         inspection=inspection, note=note)
         except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-            errors.update(errors_of(exc))
-        else:
-            return RedirectResponse(f"/pharmacy/preparations/{preparation_id}",
-                                    status_code=303)
-    return _page(request, user, preparation_id, status=422, errors=errors)
+            status = 403 if exc.__class__.__name__ == "Forbidden" else 422
+            return _page(request, user, preparation_id, status=status, errors=errors_of(exc),
+                         step_values=entered)
+        return RedirectResponse(f"/pharmacy/preparations/{preparation_id}", status_code=303)
+    return _page(request, user, preparation_id, status=422, errors=errors, step_values=entered)
 
 
 @router.post("/pharmacy/preparations/{preparation_id}/check")
@@ -268,6 +308,7 @@ async def independent_check(request: Request, preparation_id: int,
 
 
 def _check(request: Request, preparation_id: int, user: CurrentUser, form: Any) -> Response:
+    """The independent check, judged by the service (another pharmacist, once, a usable bag)."""
     web = web_of(request)
     version = str(form.get("version") or "")
     try:
@@ -275,8 +316,7 @@ def _check(request: Request, preparation_id: int, user: CurrentUser, form: Any) 
                                    actor=user.username, now=web.now(),
                                    expected_version=int(version) if version.isdigit() else None)
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-        status = 403 if exc.__class__.__name__ == "Forbidden" else 422
-        return _page(request, user, preparation_id, status=status, errors=errors_of(exc))
+        return _page(request, user, preparation_id, status=form_status(exc), **_failure(exc))
     return RedirectResponse(f"/pharmacy/preparations/{preparation_id}", status_code=303)
 
 
@@ -303,8 +343,6 @@ def _pdf(request: Request, preparation_id: int, kind: str) -> Response:
                                       "accepted" if s["verdict"] == "accept" else "REFUSED",
                                       True))
     if kind == "label":
-        if not ctx["drug_ok"]:
-            refused.append("the drug vial has no accepted scan")
         if not report.usable:
             refused.append(f"the preparation is not usable (clock {report.status.value}, "
                            f"{report.phase.value.replace('_', ' ')})")
@@ -314,18 +352,22 @@ def _pdf(request: Request, preparation_id: int, kind: str) -> Response:
         raise InvalidInput("label", "no bag label: " + "; ".join(refused))
     bag_prepared = next((e.at.astimezone(zone) for e in events
                          if e.kind is EventKind.BAG_PREPARED), None)
-    nd = ctx["decision"].get("next_dose") or {}
     data = pdf.LabelData(
         patient_name=f"{patient.family_name}, {patient.given_name}", mrn=patient.mrn,
-        birth_date=patient.birth_date, order_id=f"PREP-{prep.id}", slot=nd.get("slot"),
+        birth_date=patient.birth_date, order_id=label_barcode(prep.id), slot=prep.slot,
         prescriber=None, plan=plan_preparation(prep.dose_mg), clock=report,
         bag_prepared_at=bag_prepared, scans=tuple(records),
         prepared_by=ctx["names"].get(prep.prepared_by),
         checked_by=ctx["names"].get(prep.checked_by) if prep.checked_by else None,
-        bag_material=None, printed_at=now.astimezone(zone), zone=zone)
+        bag_material=None, printed_at=now.astimezone(zone), zone=zone, preparation_id=prep.id)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{kind}.pdf"
-        (pdf.render_bag_label if kind == "label" else pdf.render_worksheet)(data, out)
+        if kind == "label":
+            pdf.render_bag_label(data, out)
+        else:
+            pdf.render_worksheet(data, out, bench=tuple(
+                pdf.BenchRow(b["title"], b["expected_ml"], b["measured_ml"],
+                             b["confirmed_by_name"], b["confirmed_at"]) for b in ctx["bench"]))
         body = out.read_bytes()
     return Response(body, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="prep-{prep.id}-{kind}.pdf"'})

@@ -1,4 +1,5 @@
-"""Today: the site's worklist for a date (who is due, decision, labs, bed/chair, the bag)."""
+"""Today: the site's worklist for a date (who is due, decision, labs, bed/chair, the bag, and
+the physician releases of that day)."""
 
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ def worklist_view(request: Request, user: CurrentUser, site: str | None,
     now = web.now()
     wl = worklist(web.uow(), site_code=chosen.code, now=now, on=_date(on))
     zone = ZoneInfo(wl.timezone)
-    preps = web.read.preparations_for_courses([i.course_id for i in wl.items])
+    ids = [i.course_id for i in wl.items]
+    preps = web.read.preparations_for_courses(ids)
+    releases = web.read.releases_on(ids, wl.date)
     rows = []
     for item in wl.items:
         latest = preps.get(item.course_id, [])
         prep = prep_summary(latest[0], now, zone) if latest else None
-        rows.append({"item": item, "prep": prep})
+        rows.append({"item": item, "prep": prep, "releases": releases.get(item.course_id, [])})
     counts: dict[str, int] = {}
     for item in wl.items:
         counts[item.decision] = counts.get(item.decision, 0) + 1

@@ -30,6 +30,17 @@
     }
   }
   document.addEventListener("keydown", wedge, true);
+  // Bedside scans: a wedge scanner types the barcode then Enter. In a field that names the
+  // next one (data-enter-next="id"), Enter moves on instead of submitting the form.
+  document.addEventListener("keydown", function (ev) {
+    var el = ev.target, next = el && el.getAttribute && el.getAttribute("data-enter-next");
+    if (!next || ev.key !== "Enter") { return; }
+    var target = document.getElementById(next);
+    if (!target) { return; }
+    ev.preventDefault();
+    target.focus();
+    if (target.select) { target.select(); }
+  }, true);
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSwap", tick);
   setInterval(tick, 15000);
