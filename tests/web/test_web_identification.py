@@ -60,8 +60,20 @@ def test_the_preparation_json_gives_the_label_barcode_and_the_printed_label_carr
     url = f"/api/v1/preparations/{preparation_id}"
     assert as_role("nurse").get(url).json()["label_barcode"] == f"PREP-{preparation_id}"
     assert c.post(url + "/scans", json={"scan": KIT_10}).json()["verdict"] == "accept"
-    for event in ("reconstituted", "bag_prepared"):
-        done = c.post(url + "/events", json={"event": event})
+    # The 10 mg recipe (label-facts §4): 4.4 mL water, 17 mL saline out, 13 mL IVSS, 4.2 mL drug.
+    steps = [{"step": "water_added", "measured_ml": 4.4}, "reconstituted",
+             {"step": "inspected", "inspection": {"clear": True, "colourless": True,
+                                                   "no_particles": True}},
+             {"step": "saline_withdrawn", "measured_ml": 17}, {"step": "ivss_added",
+                                                               "measured_ml": 13},
+             {"step": "drug_added", "measured_ml": 4.2}, {"step": "air_removed"},
+             "bag_prepared"]
+    for step in steps:
+        if isinstance(step, dict):
+            done = c.post(url + "/steps", json=step)
+            assert done.status_code == 201, done.text
+            continue
+        done = c.post(url + "/events", json={"event": step})
         assert done.status_code == 200, done.text
         assert done.json()["label_barcode"] == f"PREP-{preparation_id}"
     label = c.get(f"/pharmacy/preparations/{preparation_id}/label.pdf")

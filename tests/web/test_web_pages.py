@@ -331,8 +331,8 @@ def test_recording_a_dose_twice_is_refused_with_the_slot(as_role, world) -> None
     r = chart(nurse, course, idempotency_key="twice-1", **fields)  # the same form again
     assert r.status_code == 200 and "already on record: nothing new was written" in r.text
     r = chart(nurse, course, **fields)  # a new form for the same dose
-    assert r.status_code == 409 and "is on record as given" in _field_error(r.text,
-                                                                             "started_at")
+    assert r.status_code == 409 and "Already on record" in _banner(r.text)
+    assert "C1D8 of this course is on record as given" in _banner(r.text)
     assert len(administrations(nurse, course)) == 2
 
 

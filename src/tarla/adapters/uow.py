@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from sqlalchemy import UniqueConstraint
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -105,6 +105,15 @@ def translate_errors() -> Iterator[None]:
     except StaleDataError:
         raise errors.Conflict("version", "the record was changed by someone else since it was "
                                          "read; reload and retry") from None
+    except (OverflowError, DataError) as exc:
+        # an id or number no column can hold (SQLite: past 64 bits; PostgreSQL: past the
+        # column's integer type): nothing on record can match it
+        if isinstance(exc, DataError) and "out of range" not in str(exc.orig):
+            raise
+        from tarla.domain.errors import InvalidInput
+
+        raise InvalidInput("record", "a number is out of the range the records can hold "
+                                     "(no record has such an id)") from None
     except OperationalError as exc:
         if "database is locked" in str(exc.orig) or "could not serialize" in str(exc.orig):
             raise errors.Conflict("database", "the database is busy with another change; "

@@ -69,8 +69,10 @@ class LabIn(_In):
 class ScanExceptionIn(_In):
     reason: str = Field(min_length=1, max_length=2000,
                         description="why the wristband or bag could not be scanned")
-    witness: str = Field(min_length=1, max_length=64,
-                         description="username of the second nurse who confirmed it")
+    witness: str | None = Field(default=None, max_length=64,
+                                description="username of the second nurse who confirmed it "
+                                            "(refused by the gate GATE-ID-EXCEPTION when "
+                                            "missing)")
 
 
 class AdministrationIn(_In):
@@ -326,7 +328,7 @@ def api_infusion_completed(preparation_id: int, req: CompletedIn, request: Reque
     r = clinical.complete_infusion(web.uow(), preparation_id=preparation_id,
                                    ended_at=req.ended_at or web.now(), actor=user.username,
                                    now=web.now(), expected_version=req.expected_version)
-    return ok(_administration_json(r))
+    return ok(jsonable(_administration_json(r)))
 
 
 @router.get("/courses/{course_id}/assessments", summary="CRS/ICANS assessments of a course")

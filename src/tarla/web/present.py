@@ -208,7 +208,14 @@ REFUSAL_HEADLINES: Mapping[str, str] = MappingProxyType({
 
 def refusal_view(exc: Any) -> list[dict[str, str]]:
     """Each (rule, field, text) of a :class:`tarla.services.errors.Refused` with the headline
-    of its rule, in the order the service gave them (one headline per rule)."""
+    of its rule, in the order the service gave them (one headline per rule). A conflict (the
+    dose already on record, a record changed meanwhile) is shown the same way, without a rule."""
+    from tarla.services.errors import AlreadyRecorded
+
+    if not hasattr(exc, "refusals"):
+        headline = ("Already on record" if isinstance(exc, AlreadyRecorded)
+                    else "Changed by someone else: reload the page")
+        return [{"rule": "", "field": exc.field, "text": exc.message, "headline": headline}]
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for rule, field, text in exc.refusals:

@@ -30,7 +30,7 @@ from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.grading.astct import ICE_ITEMS
 from tarla.schemas.toxicity import CrsInput, IcansInput
 from tarla.services import clinical
-from tarla.services.errors import Refused, ServiceError
+from tarla.services.errors import Conflict, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
@@ -278,7 +278,7 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
         return _page(request, user, course_id, status=form_status(exc), admin_v=values,
                      admin_errors=errors_of(exc),
-                     refusal=refusal_view(exc) if isinstance(exc, Refused) else None,
+                     refusal=refusal_view(exc) if isinstance(exc, Refused | Conflict) else None,
                      refusal_title="STOP — do not give this dose. Nothing was charted.")
     # Rendered rather than redirected: the service's warnings about this dose (early, late, a
     # short infusion) must reach the nurse. A resubmission replays the idempotency key and

@@ -121,8 +121,7 @@ def _start(request: Request, user: CurrentUser, form: Any) -> Response:
         result = pharmacy.start_preparation(web.uow(), course_id=course, actor=user.username,
                                             now=web.now())
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-        return _bench(request, user, None, course, status=form_status(exc),
-                      refused_course=course, **_failure(exc))
+        return _bench(request, user, None, course, status=form_status(exc), **_failure(exc))
     # the dose's open preparation, whether just started or already open (a second click)
     return RedirectResponse(f"/pharmacy/preparations/{result.preparation_id}",
                             status_code=303)
