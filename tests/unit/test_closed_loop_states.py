@@ -244,6 +244,19 @@ class ClosedLoop(RuleBasedStateMachine):
             self.tick(wait)
             self.chart(who, prep.id)
 
+    @rule(who=st.integers(0, 1), days=st.sampled_from([1, 2, 3, 6, 8]))
+    def the_patient_comes_days_later(self, who: int, days: int) -> None:
+        """The latest bag goes into the refrigerator, comes out ``days`` later and is hung
+        (by then the dose due may be another: a restart step-up after a long delay)."""
+        prep = self.bag_for(who, "latest", 0)
+        if prep is None:
+            return
+        for event in ("refrigerated", "removed_from_refrigerator"):
+            self.attempt(pharmacy.advance_preparation, self.uow(), preparation_id=prep.id,
+                         event=event, at=self.now, actor="ph1", now=self.now)
+            self.tick(days * 24 * 60 if event == "refrigerated" else 30)
+        self.chart(who, prep.id)
+
     def chart(self, who: int, pid: int, *, wristband: str = "right", label: str = "right",
               nurse: str = "rn1", minutes_ago: int = 0, ended: int | None = None,
               cross_check: int | None = None) -> None:

@@ -453,11 +453,12 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
     try:
         return _record_administration(uow, course_id, started_at, dose_mg, actor, now,
                                       ended_at, slot, infusion_site, facts, idempotency_key)
-    except AlreadyRecorded:
+    except (AlreadyRecorded, Refused):
         if idempotency_key is None:
             raise
         # A concurrent request with the same key may have won the race (the database reports
-        # whichever unique index it checked first): answer with its result if so.
+        # whichever unique index it checked first, or the gate saw the bag already hung by
+        # it): answer with its result if so; nothing is written either way.
         with uow.readonly():
             first = uow.administrations.by_key(idempotency_key)
             if first is None:
