@@ -41,7 +41,8 @@ from tarla.services.records import (
 from tarla.services.vocab import PreparationEvent, PreparationStatus, Role, VialStatus
 
 __all__ = ["PreparationResult", "start_preparation", "advance_preparation",
-           "check_preparation", "ScanResult", "record_scan", "receive_vial", "record_excursion"]
+           "check_preparation", "ScanResult", "record_scan", "receive_vial", "record_excursion",
+           "receive_kit", "record_kit_excursion"]
 
 _S = PreparationStatus
 _NURSE_EVENTS = frozenset({"discarded"})
@@ -340,3 +341,44 @@ def record_excursion(uow: UnitOfWork, *, vial_id: int, started_at: datetime, act
                      after=record_json(exc))
         uow.commit()
     return exc.id  # type: ignore[return-value]
+
+
+def _kit(raw: str) -> Any:
+    from tarla.adapters.barcode import label_catalog, parse_scan
+
+    scanned = parse_scan(normalise_scan(raw), "scan")
+    entry = label_catalog().lookup(scanned.gtin)
+    if entry is None:
+        raise InvalidInput("scan", f"GTIN {scanned.gtin} is not an IMDELLTRA package")
+    if scanned.serial is None or scanned.lot is None or scanned.expiry is None:
+        raise InvalidInput("scan", "scan the carton's 2D barcode: it carries the lot, expiry "
+                                   "and serial")
+    return scanned, entry
+
+
+def receive_kit(uow: UnitOfWork, *, site_code: str, scan: str, actor: str, now: datetime,
+                location: str | None = None) -> int:
+    """Receive one kit carton into stock from its scanned GS1 text (GTIN, lot, expiry,
+    serial): the carton is then tracked by its serial (excursions, one bag)."""
+    scanned, entry = _kit(scan)
+    return receive_vial(uow, site_code=site_code, gtin=scanned.gtin, lot=scanned.lot,
+                        serial=scanned.serial, expiry=scanned.expiry, component="drug",
+                        actor=actor, now=now, strength_mg=entry.product.strength_mg,
+                        location=location)
+
+
+def record_kit_excursion(uow: UnitOfWork, *, site_code: str, scan: str, started_at: datetime,
+                         actor: str, now: datetime, ended_at: datetime | None = None,
+                         frozen: bool = False, min_c: float | None = None,
+                         max_c: float | None = None, note: str | None = None) -> int:
+    """An excursion of the carton named by its scanned GS1 text, recorded per kit serial."""
+    scanned, _ = _kit(scan)
+    with uow.readonly():
+        site = site_by_code(uow, site_code)
+        vials = uow.inventory.by_serial(site.id, scanned.gtin, scanned.serial)  # type: ignore[arg-type]
+    if not vials:
+        raise NotFound("scan", f"kit serial {scanned.serial} is not in stock here: receive it "
+                               "first")
+    return record_excursion(uow, vial_id=vials[0].id, started_at=started_at, actor=actor,  # type: ignore[arg-type]
+                            now=now, ended_at=ended_at, min_c=min_c, max_c=max_c, note=note,
+                            frozen=frozen)

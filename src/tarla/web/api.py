@@ -188,11 +188,12 @@ def _problem_schema() -> dict[str, Any]:
 
 def install(app: FastAPI) -> None:
     """Add the API routers and serve their OpenAPI document at ``/api/v1/openapi.json``."""
-    from tarla.web import api_records, api_session
+    from tarla.web import api_inventory, api_records, api_session
 
     app.include_router(api_session.router)
     app.include_router(router)
     app.include_router(api_records.router)
+    app.include_router(api_inventory.router)
     cache: dict[str, Any] = {}
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
