@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tarla.domain.errors import InvalidInput
 from tarla.services import bench, clinical, label, pharmacy
 from tarla.services.audit import verify_chain
 from tarla.services.demo import kit_scan
-from tarla.services.errors import AlreadyRecorded, Forbidden, Refused
+from tarla.services.errors import AlreadyRecorded, Forbidden, NotFound, Refused
 
 Case = Callable[[World, dict[str, Any]], object]
 Arrange = Callable[[World, dict[str, Any]], None]
@@ -65,6 +66,28 @@ def _crs(w: World, ctx: dict[str, Any]) -> None:
     ctx["event"] = w.loop.crs_grade_2(patient_of(w, ctx["course"]), T0 + timedelta(hours=14))
 
 
+#: The e-signature of these tests: the users have no password hash, so a fake check (real
+#: behaviour: one password is right) stands in for the sign-in's argon2 verification.
+SIGNATURE: dict[str, Any] = {"password": "their password",
+                             "verify": lambda _hash, password: password == "their password"}
+_SHIPPED = "US-PI-2026-UNCONFIRMED"
+
+
+def _shipped() -> str:
+    return resources.files("tarla.label").joinpath("versions", f"{_SHIPPED}.json").read_text(
+        encoding="utf-8")
+
+
+def _signed(w: World, ctx: dict[str, Any]) -> None:
+    ctx["signoff"] = label.sign_off_label(w.app.uow(), site_code=w.site, rule_ids=["T3-SALINE"],
+                                          actor=w.pharmacist, now=T0, comments="checked",
+                                          **SIGNATURE).signoff_id
+
+
+def _registered(w: World, ctx: dict[str, Any]) -> None:
+    label.register_revision(w.app.uow(), text=_shipped(), actor=w.pharmacist, now=T0)
+
+
 def _nothing(w: World, ctx: dict[str, Any]) -> None:
     return None
 
@@ -111,7 +134,14 @@ USE_CASES: dict[str, tuple[Arrange, Case]] = {
         now=T0 + timedelta(minutes=30))),
     "sign_off_label": (_nothing, lambda w, ctx: label.sign_off_label(
         w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1", "T1-C1D8"], actor=w.pharmacist,
-        now=T0, comments="checked against the PI")),
+        now=T0, comments="checked against the PI", **SIGNATURE)),
+    "revoke_signoff": (_signed, lambda w, ctx: label.revoke_signoff(
+        w.app.uow(), site_code=w.site, signoff_id=ctx["signoff"], reason="wrong PI revision",
+        actor=w.physician, now=T0)),
+    "register_revision": (_nothing, lambda w, ctx: label.register_revision(
+        w.app.uow(), text=_shipped(), actor=w.pharmacist, now=T0)),
+    "set_new_course_version": (_registered, lambda w, ctx: label.set_new_course_version(
+        w.app.uow(), site_code=w.site, label_version=_SHIPPED, actor=w.physician, now=T0)),
 }
 
 
@@ -139,16 +169,26 @@ def _second_chart(w: World, ctx: dict[str, Any]) -> object:
 FAILING: dict[str, tuple[Case, type[Exception]]] = {
     "second recording of a slot": (_second_chart, AlreadyRecorded),
     "nurse signs off the label": (lambda w, ctx: label.sign_off_label(
-        w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1"], actor=w.nurse, now=T0), Forbidden),
+        w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1"], actor=w.nurse, now=T0,
+        **SIGNATURE), Forbidden),
     "unknown rule id": (lambda w, ctx: label.sign_off_label(
-        w.app.uow(), site_code=w.site, rule_ids=["NOPE"], actor=w.pharmacist, now=T0),
-        InvalidInput),
+        w.app.uow(), site_code=w.site, rule_ids=["NOPE"], actor=w.pharmacist, now=T0,
+        **SIGNATURE), InvalidInput),
+    "a sign-off with a wrong password": (lambda w, ctx: label.sign_off_label(
+        w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1"], actor=w.pharmacist, now=T0,
+        password="not it", verify=SIGNATURE["verify"]), InvalidInput),
+    "a tampered label revision": (lambda w, ctx: label.register_revision(
+        w.app.uow(), text=_shipped().replace('"UNVERIFIED"', '"SEED"'), actor=w.pharmacist,
+        now=T0), InvalidInput),
     "duplicate MRN": (lambda w, ctx: enrol(w, "MRN1"), AlreadyRecorded),
     "preparer checks own bag": (lambda w, ctx: pharmacy.check_preparation(
         w.app.uow(), preparation_id=ctx["unchecked"], actor=w.pharmacist,
         now=T0 + timedelta(minutes=30)), Refused),
     "a dose before it is due": (lambda w, ctx: chart(w, ctx["course"], 3, ctx["given"]),
                                 Refused),
+    # an id no column can hold is refused (422), never a driver error (500)
+    "an id past 64 bits": (lambda w, ctx: pharmacy.check_preparation(
+        w.app.uow(), preparation_id=2**63, actor=w.pharmacist2, now=T0), InvalidInput),
     "a release with nothing to release": (lambda w, ctx: clinical.release_dose(
         w.app.uow(), course_id=ctx["other_course"], reason="nothing is held here",
         actor=w.physician, now=T0), InvalidInput),
@@ -170,6 +210,18 @@ def test_a_failed_use_case_writes_no_audit_entry(world: World, ctx: dict[str, An
         case(world, ctx)
     assert audit_count(world) == before
     assert verify_chain(world.app.uow()).intact
+
+
+def test_an_id_past_the_id_column_is_refused_as_input_not_a_driver_error(world: World
+                                                                        ) -> None:
+    # 3 000 000 000 fits SQLite's 64-bit integers (no such record: 404) but not PostgreSQL's
+    # 32-bit id columns (422); neither is a 500, and nothing is written
+    before = audit_count(world)
+    expected = InvalidInput if world.app.engine.dialect.name == "postgresql" else NotFound
+    with pytest.raises(expected):
+        clinical.complete_infusion(world.app.uow(), preparation_id=3_000_000_000, ended_at=T0,
+                                   actor=world.nurse, now=T0)
+    assert audit_count(world) == before
 
 
 def _verify(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

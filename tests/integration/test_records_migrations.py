@@ -191,3 +191,57 @@ def test_migration_0004_turns_web_hold_overrides_into_releases_and_back(
     engine.dispose()
     assert tuple(back) == (3, "CRS settled", "T5-CRS-G2,T7-NEUT")
     assert upgrade(url) == head_revision()
+
+
+def test_migration_0005_keeps_old_sign_offs_on_record_uncounted_and_goes_down_and_up(
+        empty_database_url: str) -> None:
+    """A sign-off made before e-signatures keeps no content hash: it stays on record and does
+    not count. A version registered before hashes is completed only from identical rows; here
+    its one row is not the code's, so it stays without a hash (and nothing of it counts)."""
+    from zoneinfo import ZoneInfo
+
+    from tarla.services import label
+
+    url = empty_database_url
+    upgrade(url, "0004_closed_loop")
+    engine = make_engine(url)
+    now = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sites (id, code, name, timezone, policy, created_at) "
+                          "VALUES (1, 'NYC', 'NYC', 'America/New_York', '{}', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO users (id, username, display_name, site_id, created_at) "
+                          "VALUES (1, 'rph', 'Rph', 1, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO label_versions (id, source, registered_at) "
+                          "VALUES ('US-PI-2025-11', 'x', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO label_rules (label_version, rule_id, tag, text) "
+                          "VALUES ('US-PI-2025-11', 'T3-SALINE', 'UNVERIFIED', 'old text')"))
+        conn.execute(text("INSERT INTO label_signoffs (id, site_id, label_version, signed_by, "
+                          "signed_at, comments) VALUES (1, 1, 'US-PI-2025-11', 1, :t, 'ok')"),
+                     {"t": now})
+        conn.execute(text("INSERT INTO label_signoff_rules (signoff_id, label_version, rule_id) "
+                          "VALUES (1, 'US-PI-2025-11', 'T3-SALINE')"))
+    engine.dispose()
+    assert upgrade(url) == head_revision()
+    app = bootstrap(database_url=url)
+    try:
+        uow = app.uow()
+        with uow:
+            label.ensure_label_version(uow, now)
+            uow.commit()
+        with app.uow().readonly() as u:
+            stored = u.label.version("US-PI-2025-11")
+            (old,) = u.label.signoffs(1, "US-PI-2025-11")
+            signed = label.signed_rules(u, site_id=1, label_version="US-PI-2025-11",
+                                        zone=ZoneInfo("America/New_York"))
+    finally:
+        app.close()
+    assert stored is not None and (stored.drug, stored.content_hash) == ("tarlatamab", None)
+    assert (old.drug, old.content_hash, old.rule_ids, old.revoked_at) == (
+        "tarlatamab", None, ("T3-SALINE",), None)
+    assert signed == {}
+    assert downgrade(url, "0004_closed_loop") == "0004_closed_loop"
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM label_signoffs")).scalar() == 1
+    engine.dispose()
+    assert upgrade(url) == head_revision()

@@ -17,6 +17,7 @@ from tarla.services import clinical, queries
 from tarla.services._common import course_input, history_for, labs_since, zone_of
 from tarla.services.demo import load_demo_data
 from tarla.services.records import CourseHistory
+from tarla.services.scope import OPERATOR
 
 TODAY = date(2026, 12, 1)
 DEMO_NOW = datetime.combine(TODAY, time(10, 0), ZONE)
@@ -82,9 +83,10 @@ def test_worklist_decisions_equal_whole_history_decisions_for_every_due_course(
             assert all(x.collected_at >= inp.prior.started_at for x in inp.labs)
     assert resumed >= 8
     # And the use case the screens call agrees with the single-patient screen.
-    wl = queries.worklist(demo.uow(), site_code="DEMO", now=DEMO_NOW, on=day)
+    wl = queries.worklist(demo.uow(), site_code="DEMO", now=DEMO_NOW, viewer=OPERATOR, on=day)
     for item in wl.items:
-        full = queries.evaluate_patient(demo.uow(), now=now, course_id=item.course_id)
+        full = queries.evaluate_patient(demo.uow(), now=now, viewer=OPERATOR,
+                                        course_id=item.course_id)
         assert _summary(item) == _summary_json(full)
 
 

@@ -368,6 +368,6 @@ class ClosedLoop(RuleBasedStateMachine):
 
 
 ClosedLoop.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, derandomize=True, database=None,
+    max_examples=300, stateful_step_count=60, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_the_closed_loop_keeps_its_promises_in_any_order = ClosedLoop.TestCase

@@ -557,8 +557,8 @@ def test_a_bag_is_checked_once_and_only_when_prepared() -> None:
     assert refusals(may_check(bag=checked, checker_id=14, now=at("2026-12-01 08:10"),
                               zone=NY)) == [
         ("GATE-CHECK-ONCE", "preparation_id", "bag PREP-7 is already checked"),
-        ("GATE-CHECK-STATE", "preparation_id", "a checked preparation cannot be checked (the "
-         "bag must be prepared)")]
+        ("GATE-CHECK-STATE", "preparation_id", "bag PREP-7 is checked: only a prepared bag can "
+         "be checked")]
     assert rules_refused(may_check(bag=ORDERED, checker_id=12, now=at("2026-12-01 08:10"),
                                    zone=NY)) == ["GATE-CHECK-STATE"]
     stored = replace(PREPARED, status="stored", events=(

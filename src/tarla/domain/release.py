@@ -309,7 +309,7 @@ def _identity_into(g: _Gate, bag: Bag | None, patient_scan: str | None, bag_scan
 
 
 def _identity_refusals(g: _Gate, check: IdentityCheck, keep_bag: bool) -> None:
-    g.use(*check.rules)
+    g.use(ID_WRISTBAND, *((ID_BAG,) if keep_bag else ()), *check.rules)
     for field, text in check.refusals:
         if field == "bag_scan" and not keep_bag:
             continue
@@ -439,8 +439,8 @@ def may_check(*, bag: Bag, checker_id: int, now: datetime, zone: tzinfo) -> Gate
         g.refuse("GATE-CHECK-ONCE", "preparation_id", f"bag PREP-{bag.preparation_id} is "
                  "already checked")
     if bag.status not in ("prepared", "stored"):
-        g.refuse("GATE-CHECK-STATE", "preparation_id", f"a {bag.status.replace('_', ' ')} "
-                 "preparation cannot be checked (the bag must be prepared)")
+        g.refuse("GATE-CHECK-STATE", "preparation_id", f"bag PREP-{bag.preparation_id} is "
+                 f"{bag.status.replace('_', ' ')}: only a prepared bag can be checked")
     elif any(e.kind is EventKind.RECONSTITUTED for e in bag.events):
         _clock_refusals(g, evaluate_clock(bag.events, now, zone), "GATE-PREP-CLOCK",
                         "preparation_id", "checked", zone)
