@@ -50,6 +50,7 @@ from tarla.label import LABEL_VERSION  # noqa: E402
 from tarla.services import queries  # noqa: E402
 from tarla.services.audit import GENESIS_HASH, entry_hash, jsonable  # noqa: E402
 from tarla.services.label import ensure_label_version  # noqa: E402
+from tarla.services.scope import OPERATOR  # noqa: E402
 
 ZONE = ZoneInfo("America/New_York")
 TODAY = date(2026, 12, 1)
@@ -281,7 +282,7 @@ def measure(app: App, runs: int) -> dict[str, Any]:
     decisions: dict[str, int] = {}
     for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()
-        wl = queries.worklist(app.uow(), site_code="BENCH", now=NOW)
+        wl = queries.worklist(app.uow(), site_code="BENCH", now=NOW, viewer=OPERATOR)
         totals.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
         due = len(wl.items)
@@ -299,7 +300,7 @@ def profile(app: App, runs: int) -> None:
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(runs):
-        queries.worklist(app.uow(), site_code="BENCH", now=NOW)
+        queries.worklist(app.uow(), site_code="BENCH", now=NOW, viewer=OPERATOR)
     prof.disable()
     pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
@@ -326,7 +327,7 @@ def run_one(url: str, patients: int, runs: int, *, built: bool = False,
             rows = sum(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                        for t in ("patients", "treatment_courses", "administrations",
                                  "lab_results", "assessments", "adverse_events", "audit_log"))
-        queries.worklist(app.uow(), site_code="BENCH", now=NOW)  # warm caches
+        queries.worklist(app.uow(), site_code="BENCH", now=NOW, viewer=OPERATOR)  # warm caches
         m = measure(app, runs)
         how = "reused" if built else f"built {took:5.1f}s"
         print(f"{app.engine.dialect.name:<10} {patients:>7} patients  {rows:>10,} rows "

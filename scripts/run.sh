@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: migrate the embedded SQLite database, load the demo site once, give the demo
-# users fresh passwords (printed), then serve the web app and print its URL.
+# `make run`: migrate the embedded SQLite database, load the two demo sites once (DEMO and
+# NORTH), give the demo users fresh passwords (printed), then serve the web app and print its
+# URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -11,14 +12,19 @@ mkdir -p var
 echo "== Database: ${TARLA_DATABASE_URL}"
 $BIN/tarla db upgrade
 
-if $BIN/tarla worklist --site DEMO --json >/dev/null 2>&1; then
-  echo "== Demo site DEMO is already loaded (delete var/ to start over)"
-else
-  echo "== Loading the demo site"
-  $BIN/tarla demo-data --site DEMO --patients "${DEMO_PATIENTS:-21}"
-fi
+# Two demo sites in two time zones. Sites are walls: each site's staff see and change
+# their own site's patients only.
+for site in "DEMO America/New_York" "NORTH America/Chicago"; do
+  set -- $site
+  if $BIN/tarla worklist --site "$1" --json >/dev/null 2>&1; then
+    echo "== Demo site $1 is already loaded (delete var/ to start over)"
+  else
+    echo "== Loading the demo site $1 ($2)"
+    $BIN/tarla demo-data --site "$1" --timezone "$2" --patients "${DEMO_PATIENTS:-21}"
+  fi
+done
 
-echo "== Demo users (passwords are new on every start)"
+echo "== Demo users of both sites (passwords are new on every start)"
 $BIN/tarla demo-users
 
 echo

@@ -16,6 +16,7 @@ from tarla.domain.course import CourseInput, DecisionAction, evaluate, resume_po
 from tarla.domain.errors import InvalidInput
 from tarla.services import admin, clinical, queries
 from tarla.services.fakes import FakeStore, FakeUnitOfWork
+from tarla.services.scope import OPERATOR
 
 START = date(2026, 12, 22)
 
@@ -120,21 +121,23 @@ def test_a_patient_enrolled_to_start_next_week_is_wait_today_due_on_the_start_da
         store: FakeStore) -> None:
     r = _enrol_for_next_week(store)
     assert r.next_due_date == date(2026, 12, 22)
-    d = queries.evaluate_patient(FakeUnitOfWork(store), now=T0, course_id=r.course_id)
+    d = queries.evaluate_patient(FakeUnitOfWork(store), now=T0, viewer=OPERATOR,
+                                 course_id=r.course_id)
     assert d["decision"] == "wait"
     assert d["next_dose"]["slot"] == "C1D1" and d["next_dose"]["due_date"] == "2026-12-22"
 
 
 def test_a_course_starting_next_week_is_not_on_todays_worklist(store: FakeStore) -> None:
     _enrol_for_next_week(store)
-    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=T0)
+    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=T0, viewer=OPERATOR)
     assert wl.items == ()
 
 
 def test_on_its_start_date_the_course_is_on_the_worklist_to_give(store: FakeStore) -> None:
     r = _enrol_for_next_week(store)
     on_the_day = datetime(2026, 12, 22, 7, 30, tzinfo=NY)
-    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=on_the_day)
+    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=on_the_day,
+                          viewer=OPERATOR)
     assert [(i.course_id, i.decision, i.slot, i.due_date) for i in wl.items] == [
         (r.course_id, "give", "C1D1", date(2026, 12, 22))]
 
@@ -143,6 +146,7 @@ def test_a_missed_start_date_shows_on_later_worklists_as_due_since_the_start_dat
         store: FakeStore) -> None:
     r = _enrol_for_next_week(store)
     two_days_late = datetime(2026, 12, 24, 7, 30, tzinfo=NY)
-    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=two_days_late)
+    wl = queries.worklist(FakeUnitOfWork(store), site_code="NYC", now=two_days_late,
+                          viewer=OPERATOR)
     assert [(i.course_id, i.decision, i.slot, i.due_date) for i in wl.items] == [
         (r.course_id, "give", "C1D1", date(2026, 12, 22))]

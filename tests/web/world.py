@@ -14,6 +14,17 @@ from tarla.web.auth import hash_password
 SCRIPT_NAME = "<script>alert('x')</script>"
 
 
+@dataclass(frozen=True)
+class Crew:
+    """Who records the world's history (usernames of its site's staff)."""
+
+    physician: str = "dr.khan"
+    nurse: str = "rn.alvarez"
+    nurse2: str = "rn.chen"
+    pharmacist: str = "rph.okoro"
+    pharmacist2: str = "rph.berg"
+
+
 @dataclass
 class World:
     site: str
@@ -33,11 +44,11 @@ def panel() -> list[dict[str, object]]:
 
 def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
                 users: dict[str, tuple[str, tuple[str, ...]]], password: str,
-                site: str = "DEMO") -> World:
+                site: str = "DEMO", crew: Crew = Crew(),
+                name: str = "Riverside infusion centre") -> World:
     at = lambda d, h, m=0: datetime.combine(d, time(h, m), zone)  # noqa: E731
     setup = at(today - timedelta(days=60), 8)
-    admin.create_site(uow(), code=site, name="Riverside infusion centre",
-                      timezone=zone.key, now=setup)
+    admin.create_site(uow(), code=site, name=name, timezone=zone.key, now=setup)
     digest = hash_password(password)
     for username, (name, roles) in users.items():
         admin.create_user(uow(), username=username, display_name=name, roles=roles, now=setup,
@@ -49,7 +60,7 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
         r = clinical.enrol_patient(uow(), site_code=site, mrn=mrn, family_name=family,
                                    given_name=given, birth_date=date(1958, 4, 2),
                                    diagnosis="ES-SCLC", progressed_after_platinum=True,
-                                   start_date=start, actor="dr.khan",
+                                   start_date=start, actor=crew.physician,
                                    now=at(start - timedelta(days=5), 10))
         w.patients[key], w.courses[key] = r.patient_id, r.course_id
         mrns[key] = mrn
@@ -57,13 +68,15 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
 
     def labs(key: str, day: date) -> None:
         clinical.record_lab_panel(uow(), patient_id=w.patients[key], results=panel(),
-                                  collected_at=at(day, 7), actor="rn.chen", now=at(day, 7, 30))
+                                  collected_at=at(day, 7), actor=crew.nurse2,
+                                  now=at(day, 7, 30))
 
     def give(key: str, day: date, dose: int) -> None:
         # through the closed loop: the bag prepared and checked, wristband and label scanned
         result = demo.give_through_the_loop(
             uow, course_id=w.courses[key], mrn=mrns[key], prepared_at=at(day, 7, 45),
-            started_at=at(day, 9), serial=f"W{w.courses[key]}{day:%m%d}", nurse="rn.chen")
+            started_at=at(day, 9), serial=f"W{site}{w.courses[key]}{day:%m%d}",
+            nurse=crew.nurse2, pharmacist=crew.pharmacist, checker=crew.pharmacist2)
         assert result.dose_mg == dose, (key, result)
 
     # C1D1 due today, labs drawn this morning: GIVE 1 mg, monitoring bed
@@ -94,7 +107,7 @@ def build_world(uow: Callable[[], UnitOfWork], *, today: date, zone: ZoneInfo,
     clinical.record_assessment(uow(), course_id=w.courses["held"], kind="CRS",
                                inputs={"temperature_c": 38.9, "hypotension": True,
                                        "oxygen": "low_flow", "oxygen_l_per_min": 2},
-                               assessed_at=at(today - timedelta(days=6), 1), actor="rn.alvarez",
+                               assessed_at=at(today - timedelta(days=6), 1), actor=crew.nurse,
                                now=at(today - timedelta(days=6), 1, 15))
     labs("held", today)
     return w

@@ -52,7 +52,7 @@ from tarla.services.vocab import (
 
 __all__ = ["Base", "UtcDateTime", "as_utc", "RAW_TIMESTAMP", "UtcMemo", "Site", "User",
            "UserRole", "Patient", "LabelVersion", "LabelRule", "LabelSignoff",
-           "LabelSignoffRule", "TreatmentCourse", "Administration",
+           "LabelSignoffRule", "SiteLabelVersion", "TreatmentCourse", "Administration",
            "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
            "PreparationScan", "PreparationStep", "DoseRelease", "Vial", "VialExcursion",
            "AuditEntry", "AuditHead",
@@ -179,10 +179,18 @@ class Patient(Base):
 
 
 class LabelVersion(Base):
+    """A registered label version (:class:`tarla.label.value.Label`): its rows are
+    ``label_rules``; ``content_hash`` is the sha256 of those rows (NULL only for a version
+    registered before hashes were kept, until it is completed from the code's rows)."""
+
     __tablename__ = "label_versions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. US-PI-2025-11
     source: Mapped[str] = mapped_column(Text)
     registered_at: Mapped[datetime]
+    drug: Mapped[str] = mapped_column(String(64), server_default="tarlatamab")
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    base_version: Mapped[str | None] = mapped_column(ForeignKey("label_versions.id"))
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: built in
 
 
 class LabelRule(Base):
@@ -191,18 +199,44 @@ class LabelRule(Base):
     rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tag: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    # The table the row belongs to and its other fields, as canonical JSON text (hashed).
+    label_table: Mapped[str | None] = mapped_column(String(32))
+    fields_json: Mapped[str | None] = mapped_column(Text)
 
 
 class LabelSignoff(Base):
-    """Who signed which rules of which label version for a site, when (label-facts §9)."""
+    """Who signed which rules of which label version, of which content, for a site, when
+    (label-facts §9): an e-signature (the signer re-entered their password). A revoked
+    sign-off stays on record and no longer counts."""
 
     __tablename__ = "label_signoffs"
+    __table_args__ = (
+        CheckConstraint("revoked_at IS NULL OR (revoked_by IS NOT NULL AND "
+                        "revoke_reason IS NOT NULL)", name="revocation"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     label_version: Mapped[str] = mapped_column(ForeignKey("label_versions.id"))
     signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime]
     comments: Mapped[str | None] = mapped_column(Text)
+    drug: Mapped[str] = mapped_column(String(64), server_default="tarlatamab")
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # NULL: before e-signatures
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SiteLabelVersion(Base):
+    """The label version a site's new courses start on (a course keeps the version it started
+    on: ``treatment_courses.label_version``). No row: the built-in version."""
+
+    __tablename__ = "site_label_versions"
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    drug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_version: Mapped[str] = mapped_column(ForeignKey("label_versions.id"))
+    set_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime]
 
 
 class LabelSignoffRule(Base):
@@ -520,6 +554,10 @@ UNIQUE_MESSAGES: dict[str, tuple[str, str, str]] = {
         "AlreadyRecorded", "step", "this step is already confirmed for the preparation"),
     "pk_user_roles": ("AlreadyRecorded", "role", "the user already has this role"),
     "pk_label_signoff_rules": ("AlreadyRecorded", "rule_ids", "a rule id is listed twice"),
+    "pk_label_versions": ("AlreadyRecorded", "version", "this label version is already "
+                                                        "registered"),
+    "pk_site_label_versions": ("Conflict", "label_version", "the site's label version was "
+                                                            "set meanwhile; try again"),
     "uq_audit_log_hash": ("Conflict", "audit", "the audit chain moved on; try again"),
     "pk_audit_log": ("Conflict", "audit", "the audit chain moved on; try again"),
 }

@@ -44,6 +44,8 @@ from tarla.services.records import (
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
+    LabelRuleRecord,
+    LabelVersionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
@@ -51,6 +53,7 @@ from tarla.services.records import (
     PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
+    SiteLabelRecord,
     SiteRecord,
     UserRecord,
     VialRecord,
@@ -412,13 +415,36 @@ class SqlLabel(_Base):
     def has_version(self, label_version: str) -> bool:
         return self.s.get(orm.LabelVersion, label_version) is not None
 
-    def add_version(self, label_version: str, source: str,
-                    rules: Sequence[tuple[str, str, str]], at: datetime) -> None:
-        self.s.add(orm.LabelVersion(id=label_version, source=source, registered_at=at))
+    def version(self, label_version: str) -> LabelVersionRecord | None:
+        row = self.s.get(orm.LabelVersion, label_version)
+        return None if row is None else _record(LabelVersionRecord, row)
+
+    def versions(self) -> list[LabelVersionRecord]:
+        t = orm.LabelVersion
+        return [_record(LabelVersionRecord, r)
+                for r in self.s.scalars(select(t).order_by(t.registered_at, t.id))]
+
+    def add_version(self, version: LabelVersionRecord, rules: Sequence[LabelRuleRecord]) -> None:
+        self.s.add(_row(orm.LabelVersion, version))
         self.s.flush()
-        self.s.add_all(orm.LabelRule(label_version=label_version, rule_id=r, tag=tag, text=text)
-                       for r, tag, text in rules)
+        self.s.add_all(_row(orm.LabelRule, r) for r in rules)
         self.s.flush()
+
+    def complete_version(self, version: LabelVersionRecord,
+                         rules: Sequence[LabelRuleRecord]) -> None:
+        t, r = orm.LabelVersion, orm.LabelRule
+        self.s.execute(update(t).where(t.id == version.id)
+                       .values(drug=version.drug, content_hash=version.content_hash))
+        for rule in rules:
+            self.s.execute(update(r).where(r.label_version == version.id,
+                                           r.rule_id == rule.rule_id)
+                           .values(label_table=rule.label_table, fields_json=rule.fields_json))
+        self.s.flush()
+
+    def rules(self, label_version: str) -> list[LabelRuleRecord]:
+        t = orm.LabelRule
+        return [_record(LabelRuleRecord, r) for r in self.s.scalars(
+            select(t).where(t.label_version == label_version).order_by(t.rule_id))]
 
     def rule_ids(self, label_version: str) -> set[str]:
         return set(self.s.scalars(select(orm.LabelRule.rule_id)
@@ -431,19 +457,65 @@ class SqlLabel(_Base):
         self.s.flush()
         return dataclasses.replace(signoff, id=row.id)
 
+    def _rules_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        rules: dict[int, list[str]] = defaultdict(list)
+        if ids:
+            for sid, rid in self.s.execute(
+                    select(orm.LabelSignoffRule.signoff_id, orm.LabelSignoffRule.rule_id)
+                    .where(orm.LabelSignoffRule.signoff_id.in_(list(ids)))
+                    .order_by(orm.LabelSignoffRule.rule_id)):
+                rules[sid].append(rid)
+        return rules
+
+    def signoff(self, signoff_id: int) -> SignoffRecord | None:
+        row = self.s.get(orm.LabelSignoff, signoff_id)
+        if row is None:
+            return None
+        return _record(SignoffRecord, row, rule_ids=tuple(self._rules_of([row.id])[row.id]))
+
+    def revoke_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
+        t = orm.LabelSignoff
+        done = self.s.execute(update(t).where(t.id == signoff.id, t.revoked_at.is_(None))
+                              .values(revoked_at=signoff.revoked_at,
+                                      revoked_by=signoff.revoked_by,
+                                      revoke_reason=signoff.revoke_reason)
+                              .execution_options(synchronize_session="fetch"))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("signoff_id", f"sign-off {signoff.id} was revoked meanwhile")
+        return signoff
+
     def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]:
         rows = self.s.scalars(select(orm.LabelSignoff)
                               .where(orm.LabelSignoff.site_id == site_id,
                                      orm.LabelSignoff.label_version == label_version)
                               .order_by(orm.LabelSignoff.id)).all()
-        rules: dict[int, list[str]] = defaultdict(list)
-        if rows:
-            for sid, rid in self.s.execute(
-                    select(orm.LabelSignoffRule.signoff_id, orm.LabelSignoffRule.rule_id)
-                    .where(orm.LabelSignoffRule.signoff_id.in_([r.id for r in rows]))
-                    .order_by(orm.LabelSignoffRule.rule_id)):
-                rules[sid].append(rid)
+        rules = self._rules_of([r.id for r in rows])
         return [_record(SignoffRecord, r, rule_ids=tuple(rules[r.id])) for r in rows]
+
+    def site_version(self, site_id: int, drug: str) -> SiteLabelRecord | None:
+        row = self.s.get(orm.SiteLabelVersion, (site_id, drug))
+        return None if row is None else _record(SiteLabelRecord, row)
+
+    def set_site_version(self, setting: SiteLabelRecord) -> None:
+        row = self.s.get(orm.SiteLabelVersion, (setting.site_id, setting.drug))
+        if row is None:
+            self.s.add(_row(orm.SiteLabelVersion, setting))
+        else:
+            _apply(row, setting)
+        self.s.flush()
+
+    def pinned_courses(self, site_id: int) -> dict[str, int]:
+        c = orm.TreatmentCourse.__table__
+        return {v: int(n) for v, n in self.s.execute(
+            select(c.c.label_version, func.count()).where(c.c.site_id == site_id)
+            .group_by(c.c.label_version))}
+
+    def pinned_versions(self, course_ids: Sequence[int]) -> dict[int, str]:
+        if not course_ids:
+            return {}
+        c = orm.TreatmentCourse.__table__
+        return {i: v for i, v in self.s.execute(
+            select(c.c.id, c.c.label_version).where(c.c.id.in_(list(course_ids))))}
 
 
 class SqlAudit(_Base):

@@ -138,11 +138,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
 @_refusals
 def _worklist(args: argparse.Namespace) -> int:
     from tarla.services.queries import worklist
+    from tarla.services.scope import OPERATOR
 
     app = _app()
     try:
         code = _site_code(app, args.site)
-        wl = worklist(app.uow(), site_code=code, now=datetime.now(UTC), on=args.date)
+        # the operator at the command line holds the database: any site
+        wl = worklist(app.uow(), site_code=code, now=datetime.now(UTC), viewer=OPERATOR,
+                      on=args.date)
     finally:
         app.close()
     _io.emit(wl.to_json(), args.json, _render_worklist)
@@ -160,8 +163,11 @@ def _render_worklist(r: dict[str, Any]) -> str:
             extra.append("labs pending: " + ", ".join(i["pending_checks"]))
         if i["monitoring"]:
             extra.append(i["monitoring"])
-        if i["unverified"]:
-            extra.append("relies on an UNVERIFIED rule")
+        if i.get("unverified_unsigned"):
+            extra.append("relies on an UNVERIFIED rule not signed off: "
+                         + ", ".join(i["unverified_unsigned"]))
+        for s in i.get("signed_off", ()):
+            extra.append(f"{s['rule']} signed off by {s['by']} on {s['on']}")
         lines.append(f"  {i['decision'].upper():<11} {i['mrn']:<10} {i['name']:<24} {what}"
                      + (f"  [{'; '.join(extra)}]" if extra else ""))
     return "\n".join(lines)

@@ -77,10 +77,12 @@ def _demo_users(args: argparse.Namespace) -> int:
         app.close()
     if args.json:
         sys.stdout.write(json.dumps([{"username": u.username, "roles": list(u.roles),
-                                      "password": u.password, "created": u.created}
-                                     for u in users], indent=2) + "\n")
+                                      "password": u.password, "created": u.created,
+                                      "site": u.site} for u in users], indent=2) + "\n")
         return 0
-    sys.stdout.write("Demo users (passwords are shown once; store them safely):\n")
+    sys.stdout.write("Demo users (passwords are shown once; store them safely). Sites are "
+                     "walls: each user sees their own site's patients only.\n")
     for u in users:
-        sys.stdout.write(f"  {u.username:<14} {', '.join(u.roles):<12} {u.password}\n")
+        sys.stdout.write(f"  {u.site or '(no site)':<9} {u.username:<14} "
+                         f"{', '.join(u.roles):<12} {u.password}\n")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,6 +134,12 @@ def _reason(c: Citation) -> dict[str, Any]:
     return {"rule": c.rule, "tag": str(c.tag), "text": c.text}
 
 
+def _signed_reason(c: Citation, signed: Mapping[str, tuple[str, date]]) -> dict[str, Any]:
+    found = signed.get(c.rule)
+    return {**_reason(c), "signed_off": None if found is None else {
+        "by": found[0], "on": found[1].isoformat()}}
+
+
 def _med(m: Medication) -> dict[str, Any]:
     return {"drug": m.drug, "dose": m.dose, "route": m.route, "timing": m.timing,
             "rule": m.rule, "tag": m.tag}
@@ -159,7 +166,13 @@ def _stamp(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat()
 
 
-def decision_to_json(decision: core.Decision, zone: ZoneInfo) -> dict[str, Any]:
+def decision_to_json(decision: core.Decision, zone: ZoneInfo,
+                     signed: Mapping[str, tuple[str, date]] | None = None) -> dict[str, Any]:
+    """The contract's evaluate JSON. ``signed`` (rule id -> signer's name, site-local date)
+    are the site's sign-offs of the course's label version: each reason says whether the
+    site signed its rule (``signed_off``), and ``unverified_unsigned`` lists the UNVERIFIED
+    rules relied on that no one at the site has signed off (all of them without a site)."""
+    signed = signed or {}
     nd = decision.next_dose
     labs: list[dict[str, Any]] = []
     for lab in decision.lab_grades:
@@ -182,11 +195,13 @@ def decision_to_json(decision: core.Decision, zone: ZoneInfo) -> dict[str, Any]:
             "restart_step": nd.restart_step or None, "days_since_last_dose": nd.days_since_last,
         },
         "care": None if decision.care is None else care_to_json(decision.care),
-        "reasons": [_reason(r) for r in decision.reasons],
+        "reasons": [_signed_reason(r, signed) for r in decision.reasons],
         "warnings": [{"code": w.code, "rule": w.rule, "tag": str(w.tag), "text": w.text}
                      for w in decision.warnings],
         "pending_checks": list(decision.pending_checks),
         "unverified": decision.unverified,
+        "unverified_unsigned": list(dict.fromkeys(
+            r.rule for r in decision.reasons if r.unverified and r.rule not in signed)),
         "label_version_checked": decision.label_version_checked,
         "as_of_date": decision.as_of_date.isoformat(),
         "history": [{"input_index": g.input_index, "started_at": _stamp(g.started_at, zone),

@@ -27,12 +27,14 @@ from tarla.services.records import (
     SiteRecord,
     UserRecord,
 )
+from tarla.services.scope import Scope, scope_of
 from tarla.services.vocab import CourseStatus, Role
 
-__all__ = ["aware", "actor_with", "site_by_code", "zone_of", "course_or_404", "patient_or_404",
-           "course_input", "history_for", "refresh_course", "record_json", "resume_columns",
-           "resume_point_of", "labs_since", "lab_cutoff", "policy_of", "policy_from", "core_patient",
-           "decide", "releases_on", "bag_of", "not_after"]
+__all__ = ["aware", "actor_with", "site_by_code", "site_for", "zone_of", "course_or_404",
+           "patient_or_404", "preparation_or_404", "event_or_404", "course_input", "history_for",
+           "refresh_course", "record_json", "resume_columns", "resume_point_of", "labs_since",
+           "lab_cutoff", "policy_of", "policy_from", "core_patient", "decide", "releases_on",
+           "bag_of", "not_after", "scope_of"]
 
 
 def not_after(moment: datetime, now: datetime, field: str) -> datetime:
@@ -57,8 +59,18 @@ def actor_with(uow: UnitOfWork, username: str, roles: Iterable[Role], doing: str
 
 
 def site_by_code(uow: UnitOfWork, code: str) -> SiteRecord:
+    """Any site by its code: for the operator and for setting up (no one's scope applies)."""
     site = uow.sites.by_code(code)
     if site is None:
+        raise NotFound("site", f"no site with code {code!r}")
+    return site
+
+
+def site_for(uow: UnitOfWork, code: str, scope: Scope) -> SiteRecord:
+    """The site ``code`` names, if ``scope`` covers it; another site's code is answered as an
+    unknown one (:mod:`tarla.services.scope`)."""
+    site = uow.sites.by_code(code)
+    if site is None or not scope.covers(site.id):
         raise NotFound("site", f"no site with code {code!r}")
     return site
 
@@ -71,18 +83,39 @@ def zone_of(site: SiteRecord) -> ZoneInfo:
                            ) from None
 
 
-def course_or_404(uow: UnitOfWork, course_id: int) -> CourseRecord:
+# The lookups by id: a record of a site outside ``scope`` is answered exactly as a record that
+# does not exist (same error, same message), so its existence is never disclosed.
+
+
+def course_or_404(uow: UnitOfWork, course_id: int, scope: Scope) -> CourseRecord:
     course = uow.courses.get(course_id)
-    if course is None:
+    if course is None or not scope.covers(course.site_id):
         raise NotFound("course_id", f"no treatment course {course_id}")
     return course
 
 
-def patient_or_404(uow: UnitOfWork, patient_id: int) -> PatientRecord:
+def patient_or_404(uow: UnitOfWork, patient_id: int, scope: Scope) -> PatientRecord:
     patient = uow.patients.get(patient_id)
-    if patient is None:
+    if patient is None or not scope.covers(patient.site_id):
         raise NotFound("patient_id", f"no patient {patient_id}")
     return patient
+
+
+def preparation_or_404(uow: UnitOfWork, preparation_id: int, scope: Scope) -> PreparationRecord:
+    prep = uow.preparations.get(preparation_id)
+    if prep is None or not scope.covers(prep.site_id):
+        raise NotFound("preparation_id", f"no preparation {preparation_id}")
+    return prep
+
+
+def event_or_404(uow: UnitOfWork, event_id: int, scope: Scope,
+                 ) -> tuple[AdverseEventRecord, CourseRecord]:
+    """An adverse event and its course (whose site it belongs to)."""
+    event = uow.events.get(event_id)
+    course = uow.courses.get(event.course_id) if event is not None else None
+    if event is None or course is None or not scope.covers(course.site_id):
+        raise NotFound("event_id", f"no adverse event {event_id}")
+    return event, course
 
 
 def policy_of(course: CourseRecord) -> core.Policy:
@@ -118,7 +151,7 @@ def history_for(uow: UnitOfWork, course: CourseRecord,
                 extra_admin: AdministrationRecord | None = None) -> CourseHistory:
     """The course's whole record as the core needs it. Labs: those after the previous dose
     (the only ones the core counts), or all when febrile neutropenia needs ANC since onset."""
-    patient = patient_or_404(uow, course.patient_id)
+    patient = patient_or_404(uow, course.patient_id, Scope(course.site_id))
     admins = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
     if extra_admin is not None:
         admins = [*admins, extra_admin]

@@ -16,10 +16,10 @@ from typing import Any
 from tarla.domain.bench import judge_step, steps_for
 from tarla.domain.errors import InvalidInput
 from tarla.services import audit
-from tarla.services._common import actor_with, aware, record_json
-from tarla.services.errors import NotFound
+from tarla.services._common import actor_with, aware, preparation_or_404, record_json
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import PreparationStepRecord, ScanRecord
+from tarla.services.scope import scope_of
 from tarla.services.vocab import PreparationEvent, PreparationStatus, Role
 
 __all__ = ["confirm_step", "step_json", "bench_rows", "measured_decimal"]
@@ -59,9 +59,7 @@ def confirm_step(uow: UnitOfWork, *, preparation_id: int, step: str, actor: str,
     measured = measured_decimal(measured_ml)
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "confirm bench steps")
-        prep = uow.preparations.get(preparation_id)
-        if prep is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        prep = preparation_or_404(uow, preparation_id, scope_of(user))
         if prep.status in _CLOSED:
             raise InvalidInput("preparation_id", f"a {prep.status} preparation takes no more "
                                                  "bench steps")

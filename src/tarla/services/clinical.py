@@ -17,7 +17,6 @@ from tarla.domain import release
 from tarla.domain.errors import InvalidInput
 from tarla.domain.identification import ID_BAG, normalise_scan, read_label_barcode
 from tarla.domain.toxicity import GRADED_TESTS
-from tarla.label import LABEL_VERSION
 from tarla.label.products import DOSES_MG
 from tarla.label.toxicity import EventType
 from tarla.services import audit
@@ -27,16 +26,18 @@ from tarla.services._common import (
     bag_of,
     course_or_404,
     decide,
+    event_or_404,
     not_after,
     patient_or_404,
+    preparation_or_404,
     record_json,
     refresh_course,
     releases_on,
-    site_by_code,
+    site_for,
     zone_of,
 )
-from tarla.services.errors import AlreadyRecorded, Conflict, NotFound, Refused
-from tarla.services.label import ensure_label_version
+from tarla.services.errors import AlreadyRecorded, Conflict, Refused
+from tarla.services.label import ensure_label_version, version_for_new_course
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import (
     AdministrationRecord,
@@ -50,6 +51,7 @@ from tarla.services.records import (
     PreparationRecord,
     UserRecord,
 )
+from tarla.services.scope import scope_of
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
 __all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",
@@ -87,7 +89,7 @@ def enrol_patient(uow: UnitOfWork, *, site_code: str, mrn: str, family_name: str
     with uow:
         user = actor_with(uow, actor, (Role.PHYSICIAN, Role.SCHEDULER, Role.ADMIN),
                           "enrol patients")
-        site = site_by_code(uow, site_code)
+        site = site_for(uow, site_code, scope_of(user))  # enrolled at the user's own site only
         zone_of(site)  # refuse a site whose time zone is broken before writing anything
         warnings = core.eligibility_warnings(
             core.Patient(birth_date, diagnosis, progressed_after_platinum,
@@ -102,13 +104,14 @@ def enrol_patient(uow: UnitOfWork, *, site_code: str, mrn: str, family_name: str
             if key not in known:
                 raise InvalidInput(f"policy.{key}", "is not a known site policy")
         ensure_label_version(uow, now)
+        label_version = version_for_new_course(uow, site)  # the site's setting; kept for good
         patient = uow.patients.add(PatientRecord(
             site_id=site.id, mrn=mrn.strip(), family_name=family_name, given_name=given_name,  # type: ignore[arg-type]
             birth_date=birth_date, diagnosis=diagnosis,
             progressed_after_platinum=progressed_after_platinum, created_at=now, updated_at=now,
             off_label_reason=off_label_reason))
         course = uow.courses.add(CourseRecord(
-            patient_id=patient.id, site_id=site.id, label_version=LABEL_VERSION,  # type: ignore[arg-type]
+            patient_id=patient.id, site_id=site.id, label_version=label_version,  # type: ignore[arg-type]
             status=CourseStatus.ACTIVE.value, start_date=start_date, created_at=now,
             updated_at=now, policy=course_policy, next_due_date=start_date))
         audit.append(uow, actor=user.username, action="patient.enrol", entity_type="patient",
@@ -151,7 +154,7 @@ def record_lab(uow: UnitOfWork, *, patient_id: int, test: str, value: float, uni
         grade, term = graded.grade, str(graded.term)
     with uow:
         user = actor_with(uow, actor, _CLINICIANS, "chart labs")
-        patient = patient_or_404(uow, patient_id)
+        patient = patient_or_404(uow, patient_id, scope_of(user))
         lab = uow.labs.add(LabRecord(patient_id=patient.id, test=test, value=value, unit=unit,  # type: ignore[arg-type]
                                      collected_at=collected_at, charted_by=user.id,  # type: ignore[arg-type]
                                      charted_at=now, uln=uln, lln=lln, baseline=baseline,
@@ -224,7 +227,7 @@ def record_assessment(uow: UnitOfWork, *, course_id: int, kind: str, inputs: dic
         raise InvalidInput("grade", f"the inputs give {akind.value} grade {computed}, not {grade}")
     with uow:
         user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart assessments")
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         assessment = uow.events.add_assessment(AssessmentRecord(
@@ -273,7 +276,7 @@ def record_adverse_event(uow: UnitOfWork, *, course_id: int, type: str, grade: i
         raise InvalidInput("resolved_at", "is before onset")
     with uow:
         user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart adverse events")
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         event = uow.events.add(AdverseEventRecord(
@@ -298,9 +301,7 @@ def resolve_adverse_event(uow: UnitOfWork, *, event_id: int, resolved_at: dateti
     resolved_at = not_after(resolved_at, now, "resolved_at")
     with uow:
         user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart adverse events")
-        event = uow.events.get(event_id)
-        if event is None:
-            raise NotFound("event_id", f"no adverse event {event_id}")
+        event, course = event_or_404(uow, event_id, scope_of(user))
         if expected_version is not None and expected_version != event.version:
             raise Conflict("version", f"adverse event {event_id} was changed by someone else "
                                       f"(version {event.version}, you had {expected_version})")
@@ -321,7 +322,6 @@ def resolve_adverse_event(uow: UnitOfWork, *, event_id: int, resolved_at: dateti
                                           resolution_proposed_by=user.id)
             action = "adverse_event.propose_resolution"
         updated_event = uow.events.update(changed)
-        course = course_or_404(uow, event.course_id)
         site = uow.sites.get(course.site_id)
         assert site is not None
         updated, decision = refresh_course(uow, course, now, zone_of(site))
@@ -351,7 +351,7 @@ def record_external_dose(uow: UnitOfWork, *, course_id: int, started_at: datetim
                                      f"from ({release.MIN_REASON_LENGTH} characters or more)")
     with uow:
         user = actor_with(uow, actor, (Role.PHYSICIAN,), "enter doses given elsewhere")
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         zone = zone_of(site)
@@ -415,10 +415,22 @@ def _replay(a: AdministrationRecord, course: CourseRecord | None) -> Administrat
 def _check_replay(a: AdministrationRecord, course_id: int, dose_mg: int | None,
                   started_at: datetime) -> None:
     # a retry repeats the request: same course and start (dose_mg is an optional cross-check)
-    if a.course_id != course_id or a.started_at != started_at or (
-            dose_mg is not None and a.dose_mg != dose_mg):
+    if a.course_id != course_id:  # another course, perhaps of another site: named by no one
+        raise Conflict("idempotency_key", "this key was already used for a different "
+                                          "administration, of another course")
+    if a.started_at != started_at or (dose_mg is not None and a.dose_mg != dose_mg):
         raise Conflict("idempotency_key", "this key was already used for a different "
                                           f"administration ({a.slot} of course {a.course_id})")
+
+
+def _replayed(uow: UnitOfWork, first: AdministrationRecord, actor: str, course_id: int,
+              dose_mg: int | None, started_at: datetime) -> AdministrationResult:
+    """The first result of a retried request: for the same nurse's scope and the same course
+    (a course outside the nurse's site is not found, whoever used the key)."""
+    user = actor_with(uow, actor, (Role.NURSE,), "record administrations")
+    course = course_or_404(uow, course_id, scope_of(user))
+    _check_replay(first, course_id, dose_mg, started_at)
+    return _replay(first, course)
 
 
 def record_administration(uow: UnitOfWork, *, course_id: int, started_at: datetime,
@@ -463,8 +475,7 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
             first = uow.administrations.by_key(idempotency_key)
             if first is None:
                 raise
-            _check_replay(first, course_id, dose_mg, started_at)
-            return _replay(first, uow.courses.get(first.course_id))
+            return _replayed(uow, first, actor, course_id, dose_mg, started_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,7 +514,7 @@ def _exception_of(uow: UnitOfWork, user: UserRecord,
         return None, None
     witness = uow.users.by_username(facts.witness) if facts.witness else None
     ok = (witness is not None and witness.active and witness.id != user.id
-          and Role.NURSE.value in witness.roles and witness.site_id in (None, user.site_id))
+          and Role.NURSE.value in witness.roles and scope_of(user).covers(witness.site_id))
     return (release.ScanException(facts.exception_reason or "", ok),
             witness.id if ok and witness is not None else None)
 
@@ -517,14 +528,14 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
         if idempotency_key is not None:
             first = uow.administrations.by_key(idempotency_key)
             if first is not None:
-                _check_replay(first, course_id, dose_mg, started_at)
-                return _replay(first, uow.courses.get(first.course_id))
+                return _replayed(uow, first, actor, course_id, dose_mg, started_at)
         user = actor_with(uow, actor, (Role.NURSE,), "record administrations")
-        course = course_or_404(uow, course_id)
+        scope = scope_of(user)
+        course = course_or_404(uow, course_id, scope)
         site = uow.sites.get(course.site_id)
         assert site is not None
         zone = zone_of(site)
-        patient = patient_or_404(uow, course.patient_id)
+        patient = patient_or_404(uow, course.patient_id, scope)
         given = uow.administrations.for_course(course.id)  # type: ignore[arg-type]
         if given and started_at <= given[-1].started_at:
             a = given[-1]
@@ -612,9 +623,7 @@ def complete_infusion(uow: UnitOfWork, *, preparation_id: int, ended_at: datetim
     ended_at = not_after(ended_at, now, "ended_at")
     with uow:
         user = actor_with(uow, actor, (Role.NURSE,), "record the end of an infusion")
-        prep = uow.preparations.get(preparation_id)
-        if prep is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
+        prep = preparation_or_404(uow, preparation_id, scope_of(user))
         if expected_version is not None and expected_version != prep.version:
             raise Conflict("version", f"preparation {preparation_id} was changed by someone "
                                       "else; reload and retry")
@@ -626,7 +635,7 @@ def complete_infusion(uow: UnitOfWork, *, preparation_id: int, ended_at: datetim
                             f"{prep.status.replace('_', ' ')}): nothing to complete")])
         if ended_at < admin.started_at:
             raise InvalidInput("ended_at", "is before the infusion started")
-        course = course_or_404(uow, prep.course_id)
+        course = course_or_404(uow, prep.course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         uow.preparations.add_event(PreparationEventRecord(
@@ -676,7 +685,7 @@ def release_dose(uow: UnitOfWork, *, course_id: int, reason: str, actor: str,
         raise InvalidInput("reason", "is too long (2000 characters at most)")
     with uow:
         user = actor_with(uow, actor, (Role.PHYSICIAN,), "release a held dose")
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         decision = decide(uow, course, now, zone_of(site))
@@ -728,7 +737,7 @@ def record_lab_panel(uow: UnitOfWork, *, patient_id: int, results: list[dict[str
         graded.append((r, grade, term))
     with uow:
         user = actor_with(uow, actor, _CLINICIANS, "chart labs")
-        patient = patient_or_404(uow, patient_id)
+        patient = patient_or_404(uow, patient_id, scope_of(user))
         labs = [uow.labs.add(LabRecord(
             patient_id=patient.id, test=r["test"], value=r["value"], unit=r["unit"],  # type: ignore[arg-type]
             collected_at=collected_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]

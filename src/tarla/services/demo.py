@@ -5,27 +5,32 @@ Patients cycle through every stage of a course: new (C1D1 due today), step-up (C
 today), maintenance, restart after a long delay (Table 4 step-up), held for ongoing grade 2
 CRS, discontinued after grade 4 CRS, and held for a low neutrophil count. Doses come with a
 lab panel the morning of the dose; today's due doses have preparations under way; the
-pharmacy has vials in stock (one with a temperature excursion); the label's cited rows are
-signed off except the UNVERIFIED ones.
+pharmacy has vials in stock (one with a temperature excursion). No label rule is signed off:
+a sign-off is an e-signature that a pharmacist or physician makes on the Rules page.
+
+Each demo site has staff of its own (:func:`demo_staff`): DEMO the names the guides use
+(``rn.alvarez``, ``rph.okoro`` ...), any other site the same roles named after it
+(``rn.north``, ``rph.north`` ...). Sites are walls: one site's staff cannot act on another's
+patients, so each site's records are made by its own staff.
 """
 
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tarla.label import all_rules
 from tarla.label.products import PRODUCTS
-from tarla.services import admin, clinical, label, pharmacy
+from tarla.services import admin, clinical, pharmacy
 from tarla.services.errors import AlreadyRecorded
 from tarla.services.ports import UnitOfWork
 
 __all__ = ["STAGES", "DemoSummary", "load_demo_data", "lab_panel", "kit_scan",
-           "prepare_checked_bag", "give_through_the_loop"]
+           "prepare_checked_bag", "give_through_the_loop", "demo_staff", "DEMO_SITES"]
 
 STAGES = ("new", "step_up", "maintenance", "restart", "held_crs", "discontinued", "lab_hold")
 _FAMILY = ("Garcia", "Smith", "Nguyen", "Okafor", "Kowalski", "Haddad", "Rossi", "Tanaka",
@@ -39,6 +44,51 @@ _STAFF = (("rn.alvarez", "Rosa Alvarez, RN", ("nurse",)),
           ("dr.khan", "Dr Aisha Khan", ("physician",)),
           ("sched.lee", "Min Lee", ("scheduler",)),
           ("admin", "Site administrator", ("admin",)))
+#: The sites ``make run`` loads: (code, name, IANA time zone).
+DEMO_SITES = (("DEMO", "Demo infusion centre", "America/New_York"),
+              ("NORTH", "North infusion centre", "America/Chicago"))
+_NAMES = {code: name for code, name, _ in DEMO_SITES}
+
+
+def demo_staff(site_code: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The demo users of a site as (username, display name, roles), in the order: nurse,
+    second nurse, pharmacist, second pharmacist (the independent check), physician,
+    scheduler, administrator."""
+    if site_code == "DEMO":
+        return _STAFF
+    tag, title = site_code.lower(), site_code.title()
+    return ((f"rn.{tag}", f"{title} Nurse, RN", ("nurse",)),
+            (f"rn2.{tag}", f"{title} Second Nurse, RN", ("nurse",)),
+            (f"rph.{tag}", f"{title} Pharmacist, PharmD", ("pharmacist",)),
+            (f"rph2.{tag}", f"{title} Second Pharmacist, PharmD", ("pharmacist",)),
+            (f"dr.{tag}", f"Dr {title} Physician", ("physician",)),
+            (f"sched.{tag}", f"{title} Scheduler", ("scheduler",)),
+            (f"admin.{tag}", f"{title} site administrator", ("admin",)))
+
+
+@dataclass(frozen=True)
+class _Crew:
+    """Who does what at a demo site (usernames)."""
+
+    nurse: str
+    nurse2: str
+    pharmacist: str
+    pharmacist2: str
+    physician: str
+
+
+def _salt(site_code: str) -> int:
+    """Another site, other patients (DEMO keeps the seeds it always had)."""
+    return 0 if site_code == "DEMO" else zlib.crc32(site_code.encode())
+
+
+def _mrn(site_code: str, i: int) -> str:
+    return f"{'MRN' if site_code == 'DEMO' else site_code[:3]}{100000 + i}"
+
+
+def _crew(site_code: str) -> _Crew:
+    staff = [username for username, _, _ in demo_staff(site_code)]
+    return _Crew(*staff[:5])
 
 
 @dataclass
@@ -153,31 +203,30 @@ def load_demo_data(uow_factory: Callable[[], UnitOfWork], *, patients: int, seed
         if probe.sites.by_code(site_code) is not None:
             raise AlreadyRecorded("site", f"site {site_code} already exists (demo data loaded?)"
                                   "; use another --site")
-    admin.create_site(uow_factory(), code=site_code, name="Demo infusion centre",
+    admin.create_site(uow_factory(), code=site_code,
+                      name=_NAMES.get(site_code, f"{site_code} infusion centre (demo)"),
                       timezone=timezone, now=setup_at,
                       policy={"restart_step_up_gets_cycle1_care": True})
-    for username, name, roles in _STAFF:
+    for username, name, roles in demo_staff(site_code):
         admin.create_user(uow_factory(), username=username, display_name=name, roles=roles,
                           now=setup_at, site_code=site_code, actor="admin")
-    signed = [r.rule_id for r in all_rules() if not r.tag.unverified]
-    label.sign_off_label(uow_factory(), site_code=site_code, rule_ids=signed,
-                         actor="rph.okoro", now=setup_at + timedelta(hours=1),
-                         comments="Cited rows checked against the PI; UNVERIFIED rows pending "
-                                  "P&T committee review")
+    crew = _crew(site_code)
+    # No rule is signed off: a sign-off is an e-signature (the signer re-enters their
+    # password, tarla.services.label), and the demo staff have no password at this point.
     summary = DemoSummary(site_code, today)
     for i in range(patients):
         stage = STAGES[i % len(STAGES)]
-        rng = random.Random(seed * 1_000_003 + i)
-        _patient(uow_factory, rng, i, stage, today, now, zone, site_code, summary)
+        rng = random.Random(seed * 1_000_003 + i + _salt(site_code))
+        _patient(uow_factory, rng, i, stage, today, now, zone, site_code, summary, crew)
         summary.patients += 1
         summary.stages[stage] = summary.stages.get(stage, 0) + 1
-    _inventory(uow_factory, random.Random(seed), today, now, zone, site_code)
+    _inventory(uow_factory, random.Random(seed), today, now, zone, site_code, crew)
     return summary
 
 
 def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, stage: str,
              today: date, now: datetime, zone: ZoneInfo, site: str,
-             summary: DemoSummary) -> None:
+             summary: DemoSummary, crew: _Crew) -> None:
     if stage == "new":
         doses, gap_after = 0, 0
     elif stage == "step_up":
@@ -204,10 +253,10 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
     family, given = rng.choice(_FAMILY), rng.choice(_GIVEN)
     off_label = stage == "maintenance" and rng.random() < 0.2
     enrolled = clinical.enrol_patient(
-        uow_factory(), site_code=site, mrn=f"MRN{100000 + i}", family_name=family,
+        uow_factory(), site_code=site, mrn=_mrn(site, i), family_name=family,
         given_name=given, birth_date=born, diagnosis="LS-SCLC" if off_label else "ES-SCLC",
         progressed_after_platinum=True, start_date=first if doses else today,
-        actor="dr.khan", now=_at(enrol_day, 10, 0, zone),
+        actor=crew.physician, now=_at(enrol_day, 10, 0, zone),
         off_label_reason="Tumour board 2026-03: limited-stage relapse after platinum, no "
                          "alternative; patient consented" if off_label else None)
     course_id, patient_id = enrolled.course_id, enrolled.patient_id
@@ -217,24 +266,25 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
             day = day + timedelta(days=gaps[n - 1])
         clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
                                   collected_at=_at(day, 7, rng.randint(0, 40), zone),
-                                  actor="rn.chen", now=_at(day, 7, 45, zone))
+                                  actor=crew.nurse2, now=_at(day, 7, 45, zone))
         start = _at(day, 9, rng.randint(0, 50), zone)
         give_through_the_loop(
-            uow_factory, course_id=course_id, mrn=f"MRN{100000 + i}",
+            uow_factory, course_id=course_id, mrn=_mrn(site, i),
             prepared_at=_at(day, 7, 50, zone), started_at=start,
-            serial=f"K{site}{i:04d}{n:03d}", nurse=rng.choice(("rn.alvarez", "rn.chen")),
-            idempotency_key=f"demo-{site}-{i}-{n}")
+            serial=f"K{site}{i:04d}{n:03d}", nurse=rng.choice((crew.nurse, crew.nurse2)),
+            idempotency_key=f"demo-{site}-{i}-{n}", pharmacist=crew.pharmacist,
+            checker=crew.pharmacist2)
         summary.administrations += 1
         if n == 0 and rng.random() < 0.4:  # grade 1 CRS the night after the step-up dose
             onset = start + timedelta(hours=14)
             res = clinical.record_assessment(
                 uow_factory(), course_id=course_id, kind="CRS",
                 inputs={"temperature_c": 38.3, "hypotension": False, "oxygen": "none"},
-                assessed_at=onset, actor="rn.alvarez", now=onset + timedelta(minutes=10))
+                assessed_at=onset, actor=crew.nurse, now=onset + timedelta(minutes=10))
             if res.adverse_event_id is not None:
                 clinical.resolve_adverse_event(
                     uow_factory(), event_id=res.adverse_event_id,
-                    resolved_at=onset + timedelta(hours=20), actor="dr.khan",
+                    resolved_at=onset + timedelta(hours=20), actor=crew.physician,
                     now=onset + timedelta(hours=21))
     last_start = _at(day, 9, 30, zone)
     if stage == "held_crs":
@@ -242,45 +292,47 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
         clinical.record_assessment(
             uow_factory(), course_id=course_id, kind="CRS",
             inputs={"temperature_c": 38.9, "hypotension": True, "oxygen": "low_flow",
-                    "oxygen_l_per_min": 2}, assessed_at=onset, actor="rn.chen",
+                    "oxygen_l_per_min": 2}, assessed_at=onset, actor=crew.nurse2,
             now=onset + timedelta(minutes=15))
     elif stage == "discontinued":
         onset = last_start + timedelta(hours=9)
         clinical.record_assessment(
             uow_factory(), course_id=course_id, kind="CRS",
             inputs={"temperature_c": 39.6, "hypotension": True, "vasopressors": 2,
-                    "oxygen": "bipap"}, assessed_at=onset, actor="rn.alvarez",
+                    "oxygen": "bipap"}, assessed_at=onset, actor=crew.nurse,
             now=onset + timedelta(minutes=15))
     elif stage == "lab_hold":
         clinical.record_lab_panel(uow_factory(), patient_id=patient_id,
                                   results=lab_panel(rng, anc=0.4),
-                                  collected_at=_at(today, 6, 45, zone), actor="rn.chen",
+                                  collected_at=_at(today, 6, 45, zone), actor=crew.nurse2,
                                   now=now - timedelta(minutes=30))
     elif stage in ("new", "step_up"):
         clinical.record_lab_panel(uow_factory(), patient_id=patient_id, results=lab_panel(rng),
-                                  collected_at=_at(today, 6, 50, zone), actor="rn.chen",
+                                  collected_at=_at(today, 6, 50, zone), actor=crew.nurse2,
                                   now=now - timedelta(minutes=40))
         prepare_checked_bag(uow_factory, course_id=course_id,
-                            at=now - timedelta(minutes=38), serial=f"K{site}{i:04d}T")
+                            at=now - timedelta(minutes=38), serial=f"K{site}{i:04d}T",
+                            pharmacist=crew.pharmacist, checker=crew.pharmacist2)
         summary.preparations += 1
 
 
 def _inventory(uow_factory: Callable[[], UnitOfWork], rng: random.Random, today: date,
-               now: datetime, zone: ZoneInfo, site: str) -> None:
+               now: datetime, zone: ZoneInfo, site: str, crew: _Crew) -> None:
     received = now - timedelta(days=3)
     first_vial = None
     for product in PRODUCTS:
         for k in range(3 if product.strength_mg == 10 else 2):
             vial = pharmacy.receive_vial(
                 uow_factory(), site_code=site, gtin=product.gtin,
-                lot=f"L{rng.randint(10000, 99999)}", serial=f"S{product.strength_mg:02d}{k:04d}",
+                lot=f"L{rng.randint(10000, 99999)}",
+                serial=f"S{site}{product.strength_mg:02d}{k:04d}",
                 expiry=today + timedelta(days=rng.randint(120, 400)), component="drug",
                 strength_mg=product.strength_mg, location="Pharmacy fridge 2",
-                actor="rph.berg", now=received)
+                actor=crew.pharmacist2, now=received)
             first_vial = first_vial or vial
     assert first_vial is not None
     start = _at(today - timedelta(days=1), 14, 5, zone)
     pharmacy.record_excursion(uow_factory(), vial_id=first_vial, started_at=start,
                               ended_at=start + timedelta(minutes=50), min_c=8.5, max_c=11.2,
                               note="Fridge door left ajar during restock; vial kept in carton",
-                              actor="rph.berg", now=start + timedelta(hours=1))
+                              actor=crew.pharmacist2, now=start + timedelta(hours=1))

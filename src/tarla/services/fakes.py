@@ -27,6 +27,8 @@ from tarla.services.records import (
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
+    LabelRuleRecord,
+    LabelVersionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
@@ -34,6 +36,7 @@ from tarla.services.records import (
     PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
+    SiteLabelRecord,
     SiteRecord,
     UserRecord,
     VialRecord,
@@ -105,7 +108,9 @@ class FakeStore:
                               "this vial is already in stock")]),
             "excursions": _Table(), "signoffs": _Table(),
         }
-        self.labels: dict[str, dict[str, tuple[str, str]]] = {}
+        # label versions by id, their rows, and each site's version for new courses
+        self.labels: dict[str, tuple[LabelVersionRecord, tuple[LabelRuleRecord, ...]]] = {}
+        self.site_labels: dict[tuple[int, str], SiteLabelRecord] = {}
         self.audit: list[AuditRecord] = []
         self.audit_head: tuple[int, str] = (0, GENESIS_HASH)
         self.commits = 0
@@ -347,22 +352,82 @@ class _Label(_Repo):
     def has_version(self, label_version: str) -> bool:
         return label_version in self.u.state.labels
 
-    def add_version(self, label_version: str, source: str,
-                    rules: Sequence[tuple[str, str, str]], at: datetime) -> None:
-        if label_version in self.u.state.labels:
+    def version(self, label_version: str) -> LabelVersionRecord | None:
+        found = self.u.state.labels.get(label_version)
+        return None if found is None else found[0]
+
+    def versions(self) -> list[LabelVersionRecord]:
+        return [v for v, _ in self.u.state.labels.values()]
+
+    def add_version(self, version: LabelVersionRecord, rules: Sequence[LabelRuleRecord]) -> None:
+        if version.id in self.u.state.labels:
             raise AlreadyRecorded("label_version", "this label version is registered")
-        self.u.state.labels[label_version] = {r: (tag, text) for r, tag, text in rules}
+        if version.base_version is not None and version.base_version not in self.u.state.labels:
+            raise NotFound("reference", "a record it refers to does not exist")
+        if len({r.rule_id for r in rules}) != len(rules):
+            raise AlreadyRecorded("rule_id", "a rule id is listed twice")
+        self.u.state.labels = {**self.u.state.labels, version.id: (version, tuple(rules))}
+
+    def complete_version(self, version: LabelVersionRecord,
+                         rules: Sequence[LabelRuleRecord]) -> None:
+        stored, rows = self.u.state.labels[version.id]
+        by_id = {r.rule_id: r for r in rules}
+        done = tuple(dataclasses.replace(r, label_table=by_id[r.rule_id].label_table,
+                                         fields_json=by_id[r.rule_id].fields_json)
+                     for r in rows)
+        self.u.state.labels = {**self.u.state.labels, version.id: (
+            dataclasses.replace(stored, drug=version.drug, content_hash=version.content_hash),
+            done)}
+
+    def rules(self, label_version: str) -> list[LabelRuleRecord]:
+        found = self.u.state.labels.get(label_version)
+        return [] if found is None else sorted(found[1], key=lambda r: r.rule_id)
 
     def rule_ids(self, label_version: str) -> set[str]:
-        return set(self.u.state.labels.get(label_version, {}))
+        return {r.rule_id for r in self.rules(label_version)}
 
     def add_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
         if len(set(signoff.rule_ids)) != len(signoff.rule_ids):
             raise AlreadyRecorded("rule_ids", "a rule id is listed twice")
+        if not set(signoff.rule_ids) <= self.rule_ids(signoff.label_version):
+            raise NotFound("reference", "a record it refers to does not exist")
         return self.t("signoffs").add(signoff)
 
+    def signoff(self, signoff_id: int) -> SignoffRecord | None:
+        return self.t("signoffs").rows.get(signoff_id)  # type: ignore[no-any-return]
+
+    def revoke_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
+        table = self.t("signoffs")
+        current = table.rows.get(signoff.id)  # type: ignore[arg-type]
+        if current is None or current.revoked_at is not None:
+            raise Conflict("signoff_id", f"sign-off {signoff.id} was revoked meanwhile")
+        table.rows[signoff.id] = dataclasses.replace(  # type: ignore[index]
+            current, revoked_at=signoff.revoked_at, revoked_by=signoff.revoked_by,
+            revoke_reason=signoff.revoke_reason)
+        return table.rows[signoff.id]  # type: ignore[no-any-return, index]
+
     def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]:
-        return self.t("signoffs").where(site_id=site_id, label_version=label_version)
+        return sorted(self.t("signoffs").where(site_id=site_id, label_version=label_version),
+                      key=lambda s: s.id)
+
+    def site_version(self, site_id: int, drug: str) -> SiteLabelRecord | None:
+        return self.u.state.site_labels.get((site_id, drug))
+
+    def set_site_version(self, setting: SiteLabelRecord) -> None:
+        if setting.label_version not in self.u.state.labels:
+            raise NotFound("reference", "a record it refers to does not exist")
+        self.u.state.site_labels = {**self.u.state.site_labels,
+                                    (setting.site_id, setting.drug): setting}
+
+    def pinned_courses(self, site_id: int) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.t("courses").where(site_id=site_id):
+            out[c.label_version] = out.get(c.label_version, 0) + 1
+        return out
+
+    def pinned_versions(self, course_ids: Sequence[int]) -> dict[int, str]:
+        rows = self.t("courses").rows
+        return {i: rows[i].label_version for i in course_ids if i in rows}
 
 
 class _Audit(_Repo):
@@ -460,6 +525,7 @@ class FakeUnitOfWork:
             clone.next_id = table.next_id
             self.state.tables[name] = clone
         self.state.labels = dict(self.store.labels)
+        self.state.site_labels = dict(self.store.site_labels)
         self.state.audit = list(self.store.audit)
         self.committed = False
         return self
@@ -470,6 +536,7 @@ class FakeUnitOfWork:
     def commit(self) -> None:
         s = self.state
         self.store.tables, self.store.labels = s.tables, s.labels
+        self.store.site_labels = s.site_labels
         self.store.audit, self.store.audit_head = s.audit, s.audit_head
         self.store.commits += 1
         self.committed = True

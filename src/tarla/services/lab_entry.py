@@ -27,6 +27,7 @@ from tarla.services.errors import NotFound
 from tarla.services.ports import UnitOfWork
 from tarla.services.queries import evaluate_patient
 from tarla.services.records import LabRecord, PatientRecord
+from tarla.services.scope import Scope
 
 __all__ = ["PanelTest", "panel_tests", "preview_lab_grades", "LabSheet", "lab_sheet",
            "LIMITS"]
@@ -112,11 +113,12 @@ class LabSheet:
     decision: dict[str, Any] | None  # the open course's evaluate JSON; None without a course
 
 
-def lab_sheet(uow: UnitOfWork, *, patient_id: int, now: datetime) -> LabSheet:
+def lab_sheet(uow: UnitOfWork, *, patient_id: int, now: datetime, viewer: Scope) -> LabSheet:
     """The patient's labs on record and what the current course still misses
-    (``decision["pending_checks"]``). Unknown patient: :class:`NotFound`."""
+    (``decision["pending_checks"]``). Unknown patient, or one of another site than the
+    viewer's: :class:`NotFound`."""
     with uow.readonly():
-        patient = patient_or_404(uow, patient_id)
+        patient = patient_or_404(uow, patient_id, viewer)
         site = uow.sites.get(patient.site_id)
         if site is None:  # pragma: no cover - foreign key
             raise NotFound("site", f"no site {patient.site_id}")
@@ -127,5 +129,6 @@ def lab_sheet(uow: UnitOfWork, *, patient_id: int, now: datetime) -> LabSheet:
     last: dict[str, LabRecord] = {}
     for lab in ordered:
         last.setdefault(lab.test, lab)
-    decision = evaluate_patient(uow, now=now, patient_id=patient_id) if has_course else None
+    decision = (evaluate_patient(uow, now=now, viewer=viewer, patient_id=patient_id)
+                if has_course else None)
     return LabSheet(patient, zone.key, ordered, last, decision)

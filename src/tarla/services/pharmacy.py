@@ -24,9 +24,11 @@ from tarla.services._common import (
     bag_of,
     course_or_404,
     decide,
+    preparation_or_404,
     record_json,
     releases_on,
     site_by_code,
+    site_for,
     zone_of,
 )
 from tarla.services.errors import Conflict, NotFound, Refused
@@ -38,6 +40,7 @@ from tarla.services.records import (
     ScanRecord,
     VialRecord,
 )
+from tarla.services.scope import Scope, scope_of
 from tarla.services.vocab import PreparationEvent, PreparationStatus, Role, VialStatus
 
 __all__ = ["PreparationResult", "start_preparation", "advance_preparation",
@@ -67,11 +70,9 @@ def _result(uow: UnitOfWork, p: PreparationRecord, existing: bool = False) -> Pr
                              p.checked_by, events, p.slot, existing)
 
 
-def _prep_or_404(uow: UnitOfWork, preparation_id: int, expected_version: int | None,
-                 ) -> PreparationRecord:
-    prep = uow.preparations.get(preparation_id)
-    if prep is None:
-        raise NotFound("preparation_id", f"no preparation {preparation_id}")
+def _prep_or_404(uow: UnitOfWork, preparation_id: int, scope: Scope,
+                 expected_version: int | None) -> PreparationRecord:
+    prep = preparation_or_404(uow, preparation_id, scope)
     if expected_version is not None and prep.version != expected_version:
         raise Conflict("version", f"preparation {preparation_id} was changed by someone else "
                                   f"(version {prep.version}, you had {expected_version}); "
@@ -100,7 +101,7 @@ def start_preparation(uow: UnitOfWork, *, course_id: int, actor: str, now: datet
         raise InvalidInput("dose_mg", f"{dose_mg} is not a tarlatamab dose ({allowed})")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "prepare doses")
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
         decision = decide(uow, course, now, zone_of(site))
@@ -154,7 +155,7 @@ def advance_preparation(uow: UnitOfWork, *, preparation_id: int, event: str, at:
     roles = (Role.NURSE, Role.PHARMACIST) if ev.value in _NURSE_EVENTS else (Role.PHARMACIST,)
     with uow:
         user = actor_with(uow, actor, roles, f"record {ev.value}")
-        prep = _prep_or_404(uow, preparation_id, expected_version)
+        prep = _prep_or_404(uow, preparation_id, scope_of(user), expected_version)
         zone = _zone_of_prep(uow, prep)
         bag = bag_of(uow, prep)
         from tarla.domain.bench import missing_steps
@@ -190,7 +191,7 @@ def check_preparation(uow: UnitOfWork, *, preparation_id: int, actor: str, now: 
     now = aware(now, "now")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "check preparations")
-        prep = _prep_or_404(uow, preparation_id, expected_version)
+        prep = _prep_or_404(uow, preparation_id, scope_of(user), expected_version)
         gate = release.may_check(bag=bag_of(uow, prep), checker_id=user.id, now=now,  # type: ignore[arg-type]
                                  zone=_zone_of_prep(uow, prep))
         if not gate.allowed:
@@ -258,7 +259,7 @@ def record_scan(uow: UnitOfWork, *, preparation_id: int, raw: str, component: st
     scanned = parse_scan(normalise_scan(raw), "scan")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "scan components")
-        prep = _prep_or_404(uow, preparation_id, None)
+        prep = _prep_or_404(uow, preparation_id, scope_of(user), None)
         if prep.status not in ("ordered", "in_preparation"):
             raise Refused([("GATE-PREP-EVENT", "preparation_id", f"the bag is "
                             f"{prep.status.replace('_', ' ')}: components are scanned before "
@@ -306,7 +307,7 @@ def receive_vial(uow: UnitOfWork, *, site_code: str, gtin: str, lot: str, serial
         raise InvalidInput("component", f"{component!r} is not drug or ivss")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "receive stock")
-        site = site_by_code(uow, site_code)
+        site = site_for(uow, site_code, scope_of(user))
         vial = uow.inventory.add_vial(VialRecord(
             site_id=site.id, gtin=gtin, lot=lot, serial=serial, expiry=expiry,  # type: ignore[arg-type]
             component=component, status=VialStatus.IN_STOCK.value, received_at=now,
@@ -330,7 +331,8 @@ def record_excursion(uow: UnitOfWork, *, vial_id: int, started_at: datetime, act
         raise InvalidInput("ended_at", "is before started_at")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST, Role.NURSE), "record excursions")
-        if uow.inventory.vial(vial_id) is None:
+        vial = uow.inventory.vial(vial_id)
+        if vial is None or not scope_of(user).covers(vial.site_id):
             raise NotFound("vial_id", f"no vial {vial_id} in stock")
         exc = uow.inventory.add_excursion(ExcursionRecord(
             vial_id=vial_id, started_at=started_at, recorded_by=user.id, recorded_at=now,  # type: ignore[arg-type]

@@ -25,6 +25,8 @@ from tarla.services.records import (
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
+    LabelRuleRecord,
+    LabelVersionRecord,
     LabRecord,
     PatientRecord,
     PreparationEventRecord,
@@ -32,6 +34,7 @@ from tarla.services.records import (
     PreparationStepRecord,
     ScanRecord,
     SignoffRecord,
+    SiteLabelRecord,
     SiteRecord,
     UserRecord,
     VialRecord,
@@ -40,7 +43,7 @@ from tarla.services.records import (
 __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepository",
            "AdministrationRepository", "EventRepository", "LabRepository",
            "PreparationRepository", "InventoryRepository", "ReleaseRepository",
-           "LabelRepository",
+           "LabelRepository", "PasswordCheck",
            "AuditRepository", "WorklistReads", "UnitOfWork"]
 
 
@@ -148,13 +151,46 @@ class ReleaseRepository(Protocol):
 
 class LabelRepository(Protocol):
     def has_version(self, label_version: str) -> bool: ...
-    def add_version(self, label_version: str, source: str,
-                    rules: Sequence[tuple[str, str, str]], at: datetime) -> None:
-        """Register a label version with its rules as (rule_id, tag, text)."""
+    def version(self, label_version: str) -> LabelVersionRecord | None: ...
+    def versions(self) -> list[LabelVersionRecord]:
+        """Every registered version, in the order registered."""
+        ...
+    def add_version(self, version: LabelVersionRecord, rules: Sequence[LabelRuleRecord]) -> None:
+        """Register a label version with its rows (``AlreadyRecorded`` if the id is taken)."""
+        ...
+    def complete_version(self, version: LabelVersionRecord,
+                         rules: Sequence[LabelRuleRecord]) -> None:
+        """Fill in a version registered before content hashes: its drug and hash, and each
+        row's table and fields (the rows themselves are unchanged)."""
+        ...
+    def rules(self, label_version: str) -> list[LabelRuleRecord]:
+        """The version's rows, by rule id."""
         ...
     def rule_ids(self, label_version: str) -> set[str]: ...
     def add_signoff(self, signoff: SignoffRecord) -> SignoffRecord: ...
-    def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]: ...
+    def signoff(self, signoff_id: int) -> SignoffRecord | None: ...
+    def revoke_signoff(self, signoff: SignoffRecord) -> SignoffRecord:
+        """Store the revocation of ``signoff`` (its ``revoked_*`` fields); ``Conflict`` if it
+        was revoked meanwhile."""
+        ...
+    def signoffs(self, site_id: int, label_version: str) -> list[SignoffRecord]:
+        """Every sign-off of the site for the version, revoked ones included, by id."""
+        ...
+    def site_version(self, site_id: int, drug: str) -> SiteLabelRecord | None: ...
+    def set_site_version(self, setting: SiteLabelRecord) -> None: ...
+    def pinned_courses(self, site_id: int) -> dict[str, int]:
+        """How many of the site's courses started on each label version."""
+        ...
+    def pinned_versions(self, course_ids: Sequence[int]) -> dict[int, str]:
+        """The label version each course started on."""
+        ...
+
+
+class PasswordCheck(Protocol):
+    """Whether ``password`` is the one ``stored_hash`` was made from: the sign-in's own check
+    (the web app passes :func:`tarla.web.auth.verify_password`), for e-signatures."""
+
+    def __call__(self, stored_hash: str | None, password: str) -> bool: ...
 
 
 class AuditRepository(Protocol):

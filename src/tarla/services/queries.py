@@ -1,6 +1,9 @@
-"""Read-only use cases: one patient's decision, and a site's worklist for a day.
+"""Read-only use cases: one patient's decision, a site's worklist for a day, and the records
+the screens and the API show.
 
-They write nothing (no audit entry: the audit log records changes, not reads).
+They write nothing (no audit entry: the audit log records changes, not reads). Each takes the
+viewer's :class:`~tarla.services.scope.Scope`: another site's record is not found, exactly as
+one that does not exist.
 
 The worklist reads only the courses due on the day (``next_due_date`` is indexed and kept in
 step by every write), then each table once for all of them, reading only what came after each
@@ -13,6 +16,7 @@ whole history, and the integration tests hold the two to the same decisions.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -29,27 +33,39 @@ from tarla.services._common import (
     lab_cutoff,
     patient_or_404,
     policy_from,
+    preparation_or_404,
     resume_point_of,
-    site_by_code,
+    site_for,
     zone_of,
 )
 from tarla.services.errors import NotFound
+from tarla.services.label import SignedOff, SignedRule, signed_rules
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import DueCourse, LabRecord
+from tarla.services.records import (
+    AdministrationRecord,
+    CourseRecord,
+    DueCourse,
+    LabRecord,
+    PatientRecord,
+    PreparationRecord,
+)
+from tarla.services.scope import Scope
 from tarla.services.vocab import CourseStatus
 
-__all__ = ["evaluate_patient", "WorklistItem", "Worklist", "worklist", "worklist_inputs"]
+__all__ = ["evaluate_patient", "WorklistItem", "Worklist", "worklist", "worklist_inputs",
+           "patient_of", "labs_of", "course_of", "administrations_of", "preparation_of"]
 
 
-def evaluate_patient(uow: UnitOfWork, *, now: datetime, patient_id: int | None = None,
+def evaluate_patient(uow: UnitOfWork, *, now: datetime, viewer: Scope,
+                     patient_id: int | None = None,
                      course_id: int | None = None) -> dict[str, Any]:
     """The contract's ``evaluate`` JSON for the patient's current (or the given) course."""
     now = aware(now, "now")
     with uow.readonly():
         if course_id is not None:
-            course = course_or_404(uow, course_id)
+            course = course_or_404(uow, course_id, viewer)
         elif patient_id is not None:
-            patient_or_404(uow, patient_id)
+            patient_or_404(uow, patient_id, viewer)
             courses = uow.courses.for_patient(patient_id)
             if not courses:
                 raise NotFound("patient_id", f"patient {patient_id} has no treatment course")
@@ -61,10 +77,14 @@ def evaluate_patient(uow: UnitOfWork, *, now: datetime, patient_id: int | None =
         assert site is not None
         zone = zone_of(site)
         h = history_for(uow, course)
+        # the site's sign-offs of the version the course started on (presentation only)
+        signed = signed_rules(uow, site_id=site.id, label_version=course.label_version,  # type: ignore[arg-type]
+                              zone=zone)
     decision = core.evaluate(course_input(h, now, zone))
-    out = decision_to_json(decision, zone)
+    out = decision_to_json(decision, zone, {r: (s.by, s.on) for r, s in signed.items()})
     out.update({"patient_id": h.patient.id, "course_id": course.id,
-                "course_status": course.status, "timezone": site.timezone})
+                "course_status": course.status, "timezone": site.timezone,
+                "course_label_version": course.label_version})
     return out
 
 
@@ -85,6 +105,14 @@ class WorklistItem:
     warnings: tuple[str, ...] = ()  # warning codes
     unverified: bool = False
     error: str | None = None
+    unverified_rules: tuple[str, ...] = ()  # the UNVERIFIED rule ids the decision relies on
+    signed_off: tuple[SignedOff, ...] = ()  # those of them the site has signed off
+
+    @property
+    def unverified_unsigned(self) -> tuple[str, ...]:
+        """The UNVERIFIED rules relied on that the site has not signed off."""
+        signed = {s.rule for s in self.signed_off}
+        return tuple(r for r in self.unverified_rules if r not in signed)
 
     def to_json(self) -> dict[str, Any]:
         return {"course_id": self.course_id, "patient_id": self.patient_id, "mrn": self.mrn,
@@ -94,7 +122,10 @@ class WorklistItem:
                 "kind": self.kind, "monitoring": self.monitoring,
                 "pending_checks": list(self.pending_checks), "reasons": list(self.reasons),
                 "warnings": list(self.warnings), "unverified": self.unverified,
-                "error": self.error}
+                "error": self.error, "unverified_rules": list(self.unverified_rules),
+                "signed_off": [{"rule": s.rule, "by": s.by, "on": s.on.isoformat()}
+                               for s in self.signed_off],
+                "unverified_unsigned": list(self.unverified_unsigned)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,23 +176,74 @@ def _item(due: DueCourse, inp: core.CourseInput | InvalidInput) -> WorklistItem:
         due_date=None if nd is None else nd.due_date, kind=None if nd is None else str(nd.kind),
         monitoring=mon, pending_checks=d.pending_checks,
         reasons=tuple(dict.fromkeys(r.rule for r in d.reasons)),
-        warnings=tuple(w.code for w in d.warnings), unverified=d.unverified)
+        warnings=tuple(w.code for w in d.warnings), unverified=d.unverified,
+        unverified_rules=tuple(dict.fromkeys(r.rule for r in d.reasons if r.unverified)))
 
 
-def worklist(uow: UnitOfWork, *, site_code: str, now: datetime,
+def _signed(item: WorklistItem, signed: Mapping[str, SignedRule]) -> WorklistItem:
+    """The item with the site's sign-offs of the UNVERIFIED rules it relies on."""
+    found = tuple(SignedOff(r, signed[r].by, signed[r].on) for r in item.unverified_rules
+                  if r in signed)
+    return dataclasses.replace(item, signed_off=found) if found else item
+
+
+def worklist(uow: UnitOfWork, *, site_code: str, now: datetime, viewer: Scope,
              on: date | None = None) -> Worklist:
     """Every course due (or overdue) at the site on ``on`` (default: today in the site's
     zone), each with the core's decision for that day."""
     now = aware(now, "now")
     with uow.readonly():
-        site = site_by_code(uow, site_code)
+        site = site_for(uow, site_code, viewer)
         zone = zone_of(site)
         day = on or now.astimezone(zone).date()
         as_of = _as_of(day, now, zone)
         inputs = worklist_inputs(uow, site.id, zone, day, as_of)  # type: ignore[arg-type]
-    items = [_item(due, inp) for due, inp in inputs]
+        # each course's sign-offs: the site's, of the label version the course started on
+        pins = uow.label.pinned_versions([due.course_id for due, _ in inputs])
+        signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)  # type: ignore[arg-type]
+                  for v in set(pins.values())}
+    items = [_signed(_item(due, inp), signed.get(pins.get(due.course_id, ""), {}))
+             for due, inp in inputs]
     items.sort(key=lambda i: (_ORDER.get(i.decision, 9), i.due_date or day, i.name))
     return Worklist(site.code, site.timezone, day, as_of, tuple(items))
+
+
+# --------------------------------------------------------------------------- records
+
+
+def patient_of(uow: UnitOfWork, *, patient_id: int, viewer: Scope,
+               ) -> tuple[PatientRecord, list[CourseRecord]]:
+    """A patient and their courses (oldest first)."""
+    with uow.readonly():
+        return (patient_or_404(uow, patient_id, viewer), uow.courses.for_patient(patient_id))
+
+
+def labs_of(uow: UnitOfWork, *, patient_id: int, viewer: Scope) -> list[LabRecord]:
+    """Every lab of the patient on record, by collection time."""
+    with uow.readonly():
+        patient_or_404(uow, patient_id, viewer)
+        return uow.labs.for_patient(patient_id)
+
+
+def course_of(uow: UnitOfWork, *, course_id: int, viewer: Scope) -> CourseRecord:
+    with uow.readonly():
+        return course_or_404(uow, course_id, viewer)
+
+
+def administrations_of(uow: UnitOfWork, *, course_id: int, viewer: Scope,
+                       ) -> list[AdministrationRecord]:
+    """The doses of a course, in slot order."""
+    with uow.readonly():
+        course_or_404(uow, course_id, viewer)
+        return uow.administrations.for_course(course_id)
+
+
+def preparation_of(uow: UnitOfWork, *, preparation_id: int, viewer: Scope) -> PreparationRecord:
+    with uow.readonly():
+        return preparation_or_404(uow, preparation_id, viewer)
+
+
+# --------------------------------------------------------------------------- worklist inputs
 
 
 Input = core.CourseInput | InvalidInput

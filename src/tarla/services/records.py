@@ -16,7 +16,8 @@ __all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "Adminis
            "AssessmentRecord", "AdverseEventRecord", "LabRecord", "PreparationRecord",
            "PreparationEventRecord", "ScanRecord", "PreparationStepRecord", "DoseReleaseRecord",
            "VialRecord", "ExcursionRecord",
-           "SignoffRecord", "AuditRecord", "CourseHistory", "DueCourse"]
+           "SignoffRecord", "LabelVersionRecord", "LabelRuleRecord", "SiteLabelRecord",
+           "AuditRecord", "CourseHistory", "DueCourse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,14 +256,53 @@ class ExcursionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelVersionRecord:
+    id: str  # the version id, e.g. US-PI-2025-11
+    source: str
+    registered_at: datetime
+    drug: str = "tarlatamab"
+    content_hash: str | None = None  # None: registered before content hashes were kept
+    base_version: str | None = None
+    registered_by: int | None = None  # None: the built-in version, registered by the system
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRuleRecord:
+    label_version: str
+    rule_id: str
+    tag: str
+    text: str
+    label_table: str | None = None
+    fields_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SignoffRecord:
+    """An e-signature of rule rows of one version and content hash, for a site."""
+
     site_id: int
     label_version: str
     signed_by: int
     signed_at: datetime
     rule_ids: tuple[str, ...]
     comments: str | None = None
+    drug: str = "tarlatamab"
+    content_hash: str | None = None  # None: signed before e-signatures (does not count)
+    revoked_at: datetime | None = None
+    revoked_by: int | None = None
+    revoke_reason: str | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLabelRecord:
+    """The label version a site's new courses start on."""
+
+    site_id: int
+    drug: str
+    label_version: str
+    set_by: int
+    set_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

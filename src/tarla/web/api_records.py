@@ -5,6 +5,10 @@ route checks the role first and the service checks it again.
 Roles: enrol = physician/scheduler/admin; labs = nurse/physician/pharmacist; administrations
 = nurse; assessments = nurse/physician; preparations (start, events, scans, check) =
 pharmacist, and the independent check must be a different pharmacist than the preparer.
+
+Sites are walls (:mod:`tarla.services.scope`): a user reads and writes their own site's
+records only; another site's patient, course, event or preparation is 404, exactly as one
+that does not exist.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.schemas.toxicity import CrsInput, IcansInput
-from tarla.services import clinical, pharmacy
+from tarla.services import clinical, pharmacy, queries
 from tarla.services.audit import jsonable
-from tarla.services.errors import NotFound
 from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
 from tarla.web.api import ok
@@ -173,7 +176,8 @@ def api_worklist(request: Request, site: str | None = Query(default=None, max_le
                  user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
     chosen, _ = site_in_view(request, user, site)
-    return ok(worklist(web.uow(), site_code=chosen.code, now=web.now(), on=on).to_json())
+    return ok(worklist(web.uow(), site_code=chosen.code, now=web.now(), viewer=user.scope,
+                       on=on).to_json())
 
 
 @router.get("/patients", summary="Search patients by name or MRN")
@@ -209,14 +213,9 @@ def api_enrol(req: EnrolIn, request: Request,
 def api_patient(patient_id: int, request: Request,
                 user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
-    uow = web.uow()
-    with uow.readonly():
-        patient = uow.patients.get(patient_id)
-        if patient is None:
-            raise NotFound("patient_id", f"no patient {patient_id}")
-        courses = uow.courses.for_patient(patient_id)
-    evaluation = evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id) \
-        if courses else None
+    patient, courses = queries.patient_of(web.uow(), patient_id=patient_id, viewer=user.scope)
+    evaluation = evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
+                                  patient_id=patient_id) if courses else None
     return ok({"patient": jsonable(patient), "wristband_barcode": wristband_barcode(patient.mrn),
                "courses": jsonable(courses), "evaluation": evaluation})
 
@@ -226,16 +225,13 @@ def api_patient(patient_id: int, request: Request,
 def api_evaluation(patient_id: int, request: Request,
                    user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
-    return ok(evaluate_patient(web.uow(), now=web.now(), patient_id=patient_id))
+    return ok(evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
+                               patient_id=patient_id))
 
 
 @router.get("/patients/{patient_id}/labs", summary="Every lab on record, with CTCAE grades")
 def api_labs(patient_id: int, request: Request, user: CurrentUser = reader) -> JSONResponse:
-    uow = web_of(request).uow()
-    with uow.readonly():
-        if uow.patients.get(patient_id) is None:
-            raise NotFound("patient_id", f"no patient {patient_id}")
-        labs = uow.labs.for_patient(patient_id)
+    labs = queries.labs_of(web_of(request).uow(), patient_id=patient_id, viewer=user.scope)
     return ok({"patient_id": patient_id, "labs": jsonable(labs)})
 
 
@@ -257,11 +253,8 @@ def api_record_lab(patient_id: int, req: LabIn, request: Request,
 @router.get("/courses/{course_id}/administrations", summary="Doses given in a course")
 def api_administrations(course_id: int, request: Request,
                         user: CurrentUser = reader) -> JSONResponse:
-    uow = web_of(request).uow()
-    with uow.readonly():
-        if uow.courses.get(course_id) is None:
-            raise NotFound("course_id", f"no treatment course {course_id}")
-        rows = uow.administrations.for_course(course_id)
+    rows = queries.administrations_of(web_of(request).uow(), course_id=course_id,
+                                      viewer=user.scope)
     return ok({"course_id": course_id, "administrations": jsonable(rows)})
 
 
@@ -335,10 +328,7 @@ def api_infusion_completed(preparation_id: int, req: CompletedIn, request: Reque
 def api_assessments(course_id: int, request: Request,
                     user: CurrentUser = reader) -> JSONResponse:
     web = web_of(request)
-    uow = web.uow()
-    with uow.readonly():
-        if uow.courses.get(course_id) is None:
-            raise NotFound("course_id", f"no treatment course {course_id}")
+    queries.course_of(web.uow(), course_id=course_id, viewer=user.scope)
     return ok({"course_id": course_id, "assessments": jsonable(web.read.assessments(course_id))})
 
 
@@ -365,13 +355,11 @@ def api_record_assessment(course_id: int, req: AssessmentIn,
 # --------------------------------------------------------------------------- preparations
 
 
-def _prep_json(request: Request, preparation_id: int) -> dict[str, Any]:
+def _prep_json(request: Request, user: CurrentUser, preparation_id: int) -> dict[str, Any]:
     web = web_of(request)
+    prep = queries.preparation_of(web.uow(), preparation_id=preparation_id, viewer=user.scope)
     uow = web.uow()
     with uow.readonly():
-        prep = uow.preparations.get(preparation_id)
-        if prep is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
         site = uow.sites.get(prep.site_id)
         assert site is not None
     zone = ZoneInfo(site.timezone)
@@ -391,14 +379,14 @@ def api_start_preparation(req: PreparationIn, request: Request,
     web = web_of(request)
     r = pharmacy.start_preparation(web.uow(), course_id=req.course_id, dose_mg=req.dose_mg,
                                    actor=user.username, now=web.now())
-    return JSONResponse(jsonable(_prep_json(request, r.preparation_id)),
+    return JSONResponse(jsonable(_prep_json(request, user, r.preparation_id)),
                         status_code=200 if r.existing else 201)
 
 
 @router.get("/preparations/{preparation_id}", summary="A preparation, its events, clock, scans")
 def api_preparation(preparation_id: int, request: Request,
                     user: CurrentUser = reader) -> JSONResponse:
-    return ok(_prep_json(request, preparation_id))
+    return ok(_prep_json(request, user, preparation_id))
 
 
 @router.post("/preparations/{preparation_id}/events",
@@ -412,11 +400,11 @@ def api_preparation_event(preparation_id: int, req: PreparationEventIn, request:
         clinical.complete_infusion(web.uow(), preparation_id=preparation_id,
                                    ended_at=req.at or web.now(), actor=user.username,
                                    now=web.now(), expected_version=req.expected_version)
-        return ok(_prep_json(request, preparation_id))
+        return ok(_prep_json(request, user, preparation_id))
     pharmacy.advance_preparation(web.uow(), preparation_id=preparation_id, event=req.event,
                                  at=req.at or web.now(), actor=user.username, now=web.now(),
                                  expected_version=req.expected_version)
-    return ok(_prep_json(request, preparation_id))
+    return ok(_prep_json(request, user, preparation_id))
 
 
 @router.post("/preparations/{preparation_id}/scans", status_code=201,
@@ -453,4 +441,4 @@ def api_preparation_check(preparation_id: int, req: CheckIn, request: Request,
     web = web_of(request)
     pharmacy.check_preparation(web.uow(), preparation_id=preparation_id, actor=user.username,
                                now=web.now(), expected_version=req.expected_version)
-    return ok(_prep_json(request, preparation_id))
+    return ok(_prep_json(request, user, preparation_id))

@@ -9,6 +9,9 @@
   403.
 - Each route names the roles it admits with :func:`allow`; the check runs before the handler,
   and the services check the actor's roles again (defence in depth).
+- Sites are walls (:mod:`tarla.services.scope`): every read passes the user's
+  :attr:`CurrentUser.scope` to the services, and every write names the user as the actor; a
+  record of another site is answered 404, as one that does not exist.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from tarla.services.scope import Scope
 from tarla.services.vocab import Role
 from tarla.web.problems import Problem, SignInRequired
 
@@ -74,6 +78,11 @@ class CurrentUser:
 
     def has(self, *roles: Role) -> bool:
         return any(r.value in self.roles for r in roles)
+
+    @property
+    def scope(self) -> Scope:
+        """The records this user may see: their own site's (none without a site)."""
+        return Scope(self.site_id)
 
     @property
     def role_list(self) -> str:

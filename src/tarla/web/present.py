@@ -24,6 +24,7 @@ from tarla.schemas.course import decision_to_json
 from tarla.schemas.pharmacy import clock_to_json
 from tarla.services._common import course_input, course_or_404, history_for, zone_of
 from tarla.services.ports import UnitOfWork
+from tarla.services.scope import Scope
 
 __all__ = ["prep_summary", "next_dose_if", "patient_view", "refusal_view",
            "REFUSAL_HEADLINES", "DONE_STATUSES"]
@@ -60,7 +61,7 @@ def prep_summary(prep: dict[str, Any], now: datetime, zone: ZoneInfo) -> dict[st
 
 
 def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, viewer: Scope) -> dict[str, Any]:
     """What a CRS/ICANS ``grade`` found now would do to the next dose, from the course engine:
     the decision while the event is ongoing, and once it has resolved. The label rows for the
     event and grade are listed with their tags. Nothing is written."""
@@ -68,7 +69,7 @@ def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
     rules = [{"rule": r.rule_id, "tag": str(r.tag), "text": r.text}
              for r in rules_for_event(etype, grade)] if grade >= 1 else []
     with uow.readonly():
-        course = course_or_404(uow, course_id)
+        course = course_or_404(uow, course_id, viewer)
         site = uow.sites.get(course.site_id)
         assert site is not None
         zone = zone_of(site)
@@ -115,13 +116,13 @@ def _projected(course_start: Any, next_dose: dict[str, Any] | None, count: int,
 
 
 def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
-                 projected: int = 4) -> dict[str, Any]:
+                 viewer: Scope, projected: int = 4) -> dict[str, Any]:
     """Everything the patient page shows, gathered in one read."""
     from tarla.services._common import patient_or_404
     from tarla.services.queries import evaluate_patient
 
     with uow.readonly():
-        patient = patient_or_404(uow, patient_id)
+        patient = patient_or_404(uow, patient_id, viewer)
         site = uow.sites.get(patient.site_id)
         assert site is not None
         courses = uow.courses.for_patient(patient_id)
@@ -131,7 +132,8 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
         events = uow.events.for_course(course.id) if course else []  # type: ignore[arg-type]
         labs = uow.labs.for_patient(patient_id)
     zone = zone_of(site)
-    decision = evaluate_patient(uow, now=now, course_id=course.id) if course else None  # type: ignore[arg-type]
+    decision = (evaluate_patient(uow, now=now, viewer=viewer, course_id=course.id)  # type: ignore[arg-type]
+                if course else None)
     assessments = read.assessments(course.id) if course else []
     preps = read.preparations_for_courses([course.id]).get(course.id, []) if course else []
     names = read.user_names([a.nurse_id for a in admins] + [e.charted_by for e in events]

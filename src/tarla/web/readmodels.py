@@ -4,6 +4,10 @@ patient search, users.
 
 Reads only (cosmicpython ch. 12, "views can use plain SQL"): every change goes through a
 use case in :mod:`tarla.services`. Returns plain dicts/records, never ORM objects.
+
+Sites are walls (:mod:`tarla.services.scope`): the views that list take the site (or the
+scope) to list; those by id are called with ids the caller obtained through a scoped use case
+(a course, a preparation of the viewer's site), never with an id taken from the request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select
 
 from tarla.adapters import orm
+from tarla.services.admin import UserReach
 from tarla.web.sessions import web_sessions
 
 __all__ = ["ReadModels"]
@@ -90,15 +95,15 @@ class ReadModels:
             return [_row(r) for r in conn.execute(
                 select(a).where(a.c.course_id == course_id).order_by(a.c.assessed_at, a.c.id))]
 
-    def search_patients(self, site_id: int | None, q: str, limit: int = 50) -> list[dict[str, Any]]:
+    def search_patients(self, site_id: int, q: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The site's patients whose name or MRN contains ``q``."""
         pt, c = orm.Patient.__table__, orm.TreatmentCourse.__table__
         stmt = (select(pt.c.id, pt.c.mrn, pt.c.family_name, pt.c.given_name, pt.c.birth_date,
                        pt.c.site_id, c.c.id.label("course_id"), c.c.status, c.c.next_due_date,
                        c.c.doses_given)
                 .join(c, c.c.patient_id == pt.c.id, isouter=True)
+                .where(pt.c.site_id == site_id)
                 .order_by(pt.c.family_name, pt.c.given_name, pt.c.id).limit(limit))
-        if site_id is not None:
-            stmt = stmt.where(pt.c.site_id == site_id)
         text = q.strip()
         if text:
             like = f"%{text.casefold()}%"
@@ -108,13 +113,20 @@ class ReadModels:
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]
 
-    def users(self) -> list[dict[str, Any]]:
-        u, r = orm.User.__table__, orm.UserRole.__table__
-        with self._engine.connect() as conn:
-            users = [_row(x) for x in conn.execute(
-                select(u.c.id, u.c.username, u.c.display_name, u.c.site_id, u.c.active,
+    def users(self, reach: UserReach) -> list[dict[str, Any]]:
+        """The users an administrator manages (:func:`tarla.services.admin.managed_scope`),
+        each with its site's code."""
+        u, r, s = orm.User.__table__, orm.UserRole.__table__, orm.Site.__table__
+        stmt = (select(u.c.id, u.c.username, u.c.display_name, u.c.site_id, u.c.active,
                        (u.c.password_hash.is_not(None)).label("has_password"),
-                       u.c.created_at).order_by(u.c.username))]
+                       u.c.created_at, s.c.code.label("site_code"))
+                .join(s, s.c.id == u.c.site_id, isouter=True).order_by(u.c.username))
+        if not reach.every_site:
+            if reach.site_id is None:
+                return []
+            stmt = stmt.where(u.c.site_id == reach.site_id)
+        with self._engine.connect() as conn:
+            users = [_row(x) for x in conn.execute(stmt)]
             roles: dict[int, list[str]] = {}
             for x in conn.execute(select(r)):
                 roles.setdefault(x.user_id, []).append(x.role)

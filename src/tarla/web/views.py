@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 from tarla.label import LABEL_VERSION
+from tarla.services.label import ENGINE_NOTE
 
 __all__ = ["install", "DECISION_WORDS", "TAG_WORDS", "local", "monitoring_words"]
 
@@ -116,4 +117,5 @@ def install(templates: Jinja2Templates) -> None:
                        prep_status=lambda s: _PREP_STATUS.get(str(s), str(s)),
                        place=worklist_place, iso_local=iso_local)
     env.globals.update(LABEL_VERSION=LABEL_VERSION, DECISION_WORDS=DECISION_WORDS,
-                       TAG_WORDS=TAG_WORDS, monitoring_words=monitoring_words)
+                       TAG_WORDS=TAG_WORDS, monitoring_words=monitoring_words,
+                       ENGINE_NOTE=ENGINE_NOTE)

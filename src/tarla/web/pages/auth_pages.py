@@ -11,6 +11,7 @@ import secrets
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tarla.services.vocab import Role
 from tarla.web.auth import SESSION_COOKIE, CurrentUser, current_user, optional_user
 from tarla.web.problems import Problem
 from tarla.web.signin import BAD_LOGIN, clear_session_cookie, set_session_cookie, sign_in
@@ -42,7 +43,11 @@ def _form(request: Request, *, status: int = 200, error: str | None = None,
 
 @router.get("/")
 async def home(user: CurrentUser | None = Depends(optional_user)) -> RedirectResponse:
-    return RedirectResponse("/today" if user else "/sign-in", status_code=303)
+    if user is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    if user.site_id is None and user.has(Role.ADMIN):  # no clinical site: users to manage
+        return RedirectResponse("/admin/users", status_code=303)
+    return RedirectResponse("/today", status_code=303)
 
 
 @router.get("/sign-in")

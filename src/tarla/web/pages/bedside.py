@@ -29,7 +29,7 @@ from tarla.domain.errors import InvalidInput, NotEnoughInformation
 from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.grading.astct import ICE_ITEMS
 from tarla.schemas.toxicity import CrsInput, IcansInput
-from tarla.services import clinical
+from tarla.services import clinical, queries
 from tarla.services.errors import Conflict, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
@@ -170,7 +170,7 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
           status: int = 200, **extra: Any) -> Response:
     web = web_of(request)
     now = web.now()
-    decision = evaluate_patient(web.uow(), now=now, course_id=course_id)
+    decision = evaluate_patient(web.uow(), now=now, viewer=user.scope, course_id=course_id)
     zone = ZoneInfo(decision["timezone"])
     uow = web.uow()
     with uow.readonly():
@@ -243,7 +243,7 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
     web = web_of(request)
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     errors = FormErrors()
-    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(),
+    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
                                      course_id=course_id)["timezone"])
     started: datetime | None = None
     ended: datetime | None = None
@@ -305,7 +305,7 @@ def _completed(request: Request, course_id: int, preparation_id: int, user: Curr
     """"Infusion completed": the service writes the end on the dose and on the bag's clock,
     and says when the infusion was much shorter than the label's hour."""
     web = web_of(request)
-    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(),
+    zone = ZoneInfo(evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
                                      course_id=course_id)["timezone"])
     version = str(form.get("version") or "")
     try:
@@ -327,15 +327,18 @@ def _completed(request: Request, course_id: int, preparation_id: int, user: Curr
 # --------------------------------------------------------------------------- assessments
 
 
-def _preview(request: Request, course_id: int, kind: str, form: Any) -> Response:
+def _preview(request: Request, user: CurrentUser, course_id: int, kind: str,
+             form: Any) -> Response:
     web = web_of(request)
+    # the course first: another site's (or none) is 404 whatever the form holds
+    queries.course_of(web.uow(), course_id=course_id, viewer=user.scope)
     errors = FormErrors()
     data = crs_inputs(form, errors) if kind == "CRS" else icans_inputs(form, errors)
     result, _ = _grade(kind, data, errors)
     meaning = None
     if result is not None:
         meaning = next_dose_if(web.uow(), course_id=course_id, kind=kind, grade=result.grade,
-                               now=web.now())
+                               now=web.now(), viewer=user.scope)
     return render(request, "partials/grade.html", {"kind": kind, "result": result,
                                                    "errors": errors, "meaning": meaning})
 
@@ -343,14 +346,14 @@ def _preview(request: Request, course_id: int, kind: str, form: Any) -> Response
 @router.post("/bedside/{course_id}/crs/preview")
 async def crs_preview(request: Request, course_id: int, user: CurrentUser = bedside) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_preview, request, course_id, "CRS", form)
+    return await run_in_threadpool(_preview, request, user, course_id, "CRS", form)
 
 
 @router.post("/bedside/{course_id}/icans/preview")
 async def icans_preview(request: Request, course_id: int,
                         user: CurrentUser = bedside) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_preview, request, course_id, "ICANS", form)
+    return await run_in_threadpool(_preview, request, user, course_id, "ICANS", form)
 
 
 def _save(request: Request, course_id: int, kind: str, user: CurrentUser, form: Any) -> Response:
@@ -358,7 +361,8 @@ def _save(request: Request, course_id: int, kind: str, user: CurrentUser, form: 
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     errors = FormErrors()
     data = crs_inputs(form, errors) if kind == "CRS" else icans_inputs(form, errors)
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    decision = evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
+                                course_id=course_id)
     zone = ZoneInfo(decision["timezone"])
     assessed = None
     try:
@@ -409,7 +413,8 @@ def _resolve(request: Request, course_id: int, event_id: int, user: CurrentUser,
     """"Mark resolved" (a nurse: a proposal a physician confirms) or "Confirm resolved" (a
     physician): the same service call; the service decides which it is."""
     web = web_of(request)
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    decision = evaluate_patient(web.uow(), now=web.now(), viewer=user.scope,
+                                course_id=course_id)
     zone = ZoneInfo(decision["timezone"])
     try:
         at = local_moment(str(form.get("resolved_at") or ""), zone, "resolved_at")

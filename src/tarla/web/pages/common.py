@@ -37,26 +37,18 @@ def render(request: Request, template: str, context: dict[str, Any],
 
 def site_in_view(request: Request, user: CurrentUser,
                  requested: str | None = None) -> tuple[SiteRecord, list[SiteRecord]]:
-    """The site a screen shows: the one asked for, else the user's, else the configured
-    default, else the first. Unknown codes are refused (422), never silently replaced."""
-    web = web_of(request)
-    uow = web.uow()
+    """The site a screen shows, and the sites it may offer: the user's own site, the only one
+    they see (:mod:`tarla.services.scope`). A code asked for that is not theirs is answered
+    404 exactly as a code that does not exist; a user without a site sees none (404)."""
+    uow = web_of(request).uow()
     with uow.readonly():
-        sites = uow.sites.list()
-    if not sites:
-        raise InvalidInput("site", "no site is set up yet (run `tarla demo-data` or create one)")
-    if requested:
-        for s in sites:
-            if s.code == requested:
-                return s, sites
-        raise InvalidInput("site", f"no site with code {requested!r}")
-    for s in sites:
-        if user.site_id is not None and s.id == user.site_id:
-            return s, sites
-    for s in sites:
-        if s.code == web.default_site:
-            return s, sites
-    return sites[0], sites
+        site = uow.sites.get(user.site_id) if user.site_id is not None else None
+    if requested and (site is None or site.code != requested):
+        raise NotFound("site", f"no site with code {requested!r}")
+    if site is None:
+        raise NotFound("site", f"{user.username} has no clinical site, so sees no patient: an "
+                               "administrator gives users their site")
+    return site, [site]
 
 
 def local_moment(value: str, zone: ZoneInfo, field: str) -> datetime:

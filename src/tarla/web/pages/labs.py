@@ -161,7 +161,7 @@ def labs_page(request: Request, patient_id: int, charted: int = 0,
               user: CurrentUser = allow(*ANY_ROLE)) -> Response:
     web = web_of(request)
     now = web.now()
-    sheet = lab_sheet(web.uow(), patient_id=patient_id, now=now)
+    sheet = lab_sheet(web.uow(), patient_id=patient_id, now=now, viewer=user.scope)
     values = _prefill(sheet, panel_tests(), ZoneInfo(sheet.timezone), now)
     flash = (f"{charted} result{'' if charted == 1 else 's'} charted." if charted > 0
              else None)
@@ -173,12 +173,13 @@ def labs_page(request: Request, patient_id: int, charted: int = 0,
 async def labs_preview(request: Request, patient_id: int,
                        user: CurrentUser = clinicians) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_preview, request, patient_id, form)
+    return await run_in_threadpool(_preview, request, user, patient_id, form)
 
 
-def _preview(request: Request, patient_id: int, form: Any) -> Response:
+def _preview(request: Request, user: CurrentUser, patient_id: int, form: Any) -> Response:
     web = web_of(request)
-    lab_sheet(web.uow(), patient_id=patient_id, now=web.now())  # 404 for an unknown patient
+    # 404 for a patient unknown here (none, or another site's)
+    lab_sheet(web.uow(), patient_id=patient_id, now=web.now(), viewer=user.scope)
     tests = panel_tests()
     errors = FormErrors()
     rows = _rows(form, tests, errors)
@@ -198,7 +199,7 @@ async def labs_save(request: Request, patient_id: int,
 
 def _save(request: Request, patient_id: int, user: CurrentUser, form: Any) -> Response:
     web = web_of(request)
-    sheet = lab_sheet(web.uow(), patient_id=patient_id, now=web.now())
+    sheet = lab_sheet(web.uow(), patient_id=patient_id, now=web.now(), viewer=user.scope)
     zone = ZoneInfo(sheet.timezone)
     tests = panel_tests()
     values = _values(form)

@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
-from tarla.services import clinical
-from tarla.services.errors import NotFound, ServiceError
+from tarla.services import clinical, queries
+from tarla.services.errors import ServiceError
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.calendar import course_calendar
@@ -107,7 +107,8 @@ def enrol_submit(request: Request, mrn: str = Form(""), family_name: str = Form(
 def patient_page(request: Request, patient_id: int, enrolled: int = 0,
                  user: CurrentUser = allow(*ANY_ROLE)) -> Response:
     web = web_of(request)
-    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=web.now())
+    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=web.now(),
+                        viewer=user.scope)
     return render(request, "patient.html", {"nav": "patients", **view,
                                             "flash": "Patient enrolled." if enrolled else None})
 
@@ -117,7 +118,7 @@ def patient_calendar(request: Request, patient_id: int,
                      user: CurrentUser = allow(*ANY_ROLE)) -> Response:
     web = web_of(request)
     now = web.now()
-    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=now)
+    view = patient_view(web.uow(), web.read, patient_id=patient_id, now=now, viewer=user.scope)
     body = course_calendar(patient_id=patient_id, upcoming=view["upcoming"], zone=view["zone"],
                            site_name=view["site"].name, now=now)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
@@ -130,11 +131,8 @@ def patient_wristband(request: Request, patient_id: int,
     """The wristband insert: name, MRN, birth date and the barcode the bedside scan reads."""
     from tarla.adapters import pdf
 
-    uow = web_of(request).uow()
-    with uow.readonly():
-        patient = uow.patients.get(patient_id)
-    if patient is None:
-        raise NotFound("patient_id", f"no patient {patient_id}")
+    patient, _ = queries.patient_of(web_of(request).uow(), patient_id=patient_id,
+                                    viewer=user.scope)
     with tempfile.TemporaryDirectory() as tmp:
         out = pdf.render_wristband(patient_name=f"{patient.family_name}, {patient.given_name}",
                                    mrn=patient.mrn, birth_date=patient.birth_date,

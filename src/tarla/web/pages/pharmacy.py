@@ -27,9 +27,9 @@ from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
 from tarla.domain.identification import label_barcode
 from tarla.domain.preparation import plan_preparation
 from tarla.schemas.pharmacy import prepare_to_json, product_name
-from tarla.services import pharmacy
+from tarla.services import pharmacy, queries
 from tarla.services.bench import bench_rows, confirm_step
-from tarla.services.errors import NotFound, Refused, ServiceError
+from tarla.services.errors import Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
@@ -130,14 +130,12 @@ def _start(request: Request, user: CurrentUser, form: Any) -> Response:
 # --------------------------------------------------------------------------- one preparation
 
 
-def _load(request: Request, preparation_id: int) -> dict[str, Any]:
+def _load(request: Request, user: CurrentUser, preparation_id: int) -> dict[str, Any]:
     web = web_of(request)
     now = web.now()
+    prep = queries.preparation_of(web.uow(), preparation_id=preparation_id, viewer=user.scope)
     uow = web.uow()
     with uow.readonly():
-        prep = uow.preparations.get(preparation_id)
-        if prep is None:
-            raise NotFound("preparation_id", f"no preparation {preparation_id}")
         course = uow.courses.get(prep.course_id)
         assert course is not None
         patient = uow.patients.get(course.patient_id)
@@ -148,7 +146,7 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
     rows = web.read.preparations_for_courses([prep.course_id]).get(prep.course_id, [])
     row = next(r for r in rows if r["id"] == preparation_id)
     summary = prep_summary(row, now, zone)
-    decision = evaluate_patient(web.uow(), now=now, course_id=prep.course_id)
+    decision = evaluate_patient(web.uow(), now=now, viewer=user.scope, course_id=prep.course_id)
     scans = web.read.scans(preparation_id)
     names = web.read.user_names([prep.prepared_by, prep.checked_by]
                                 + [s["scanned_by"] for s in scans]
@@ -171,7 +169,7 @@ def _load(request: Request, preparation_id: int) -> dict[str, Any]:
 
 def _page(request: Request, user: CurrentUser, preparation_id: int, status: int = 200,
           **extra: Any) -> Response:
-    ctx = _load(request, preparation_id)
+    ctx = _load(request, user, preparation_id)
     ctx.update({"nav": "pharmacy", "errors": {}, "refusal": None, "scan_result": None,
                 "scan_error": None, "is_pharmacist": user.has(Role.PHARMACIST)})
     ctx.update(extra)
@@ -187,7 +185,7 @@ def preparation_page(request: Request, preparation_id: int,
 @router.get("/pharmacy/preparations/{preparation_id}/clock")
 def clock_panel(request: Request, preparation_id: int,
                 user: CurrentUser = allow(*ANY_ROLE)) -> Response:
-    ctx = _load(request, preparation_id)
+    ctx = _load(request, user, preparation_id)
     return render(request, "partials/clock.html", ctx)
 
 
@@ -227,7 +225,7 @@ def _scan(request: Request, preparation_id: int, user: CurrentUser, form: Any) -
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
         status, error = form_status(exc), f"{exc.field}: {exc.message}"
     if is_htmx(request):  # htmx swaps only 2xx answers: the refusal is in the content
-        fresh = _load(request, preparation_id)
+        fresh = _load(request, user, preparation_id)
         return render(request, "partials/scan_result.html",
                       {**fresh, "scan_result": result, "scan_error": error,
                        "scan_refusal": refusal})
@@ -246,7 +244,7 @@ def _event(request: Request, preparation_id: int, user: CurrentUser, form: Any) 
     """One event on the bag's in-use clock, judged by the service (order, time, the accepted
     drug scan and the bench steps before it, the clock)."""
     web = web_of(request)
-    zone = _load(request, preparation_id)["zone"]
+    zone = _load(request, user, preparation_id)["zone"]
     name = str(form.get("event") or "")
     when = str(form.get("at") or "").strip()
     version = str(form.get("version") or "")
@@ -292,9 +290,8 @@ def _bench_step(request: Request, preparation_id: int, user: CurrentUser, form: 
                          actor=user.username, now=web.now(), measured_ml=measured,
                          inspection=inspection, note=note)
         except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
-            status = 403 if exc.__class__.__name__ == "Forbidden" else 422
-            return _page(request, user, preparation_id, status=status, errors=errors_of(exc),
-                         step_values=entered)
+            return _page(request, user, preparation_id, status=form_status(exc),
+                         errors=errors_of(exc), step_values=entered)
         return RedirectResponse(f"/pharmacy/preparations/{preparation_id}", status_code=303)
     return _page(request, user, preparation_id, status=422, errors=errors, step_values=entered)
 
@@ -322,10 +319,10 @@ def _check(request: Request, preparation_id: int, user: CurrentUser, form: Any) 
 # --------------------------------------------------------------------------- PDFs
 
 
-def _pdf(request: Request, preparation_id: int, kind: str) -> Response:
+def _pdf(request: Request, user: CurrentUser, preparation_id: int, kind: str) -> Response:
     from tarla.adapters import pdf
 
-    ctx = _load(request, preparation_id)
+    ctx = _load(request, user, preparation_id)
     prep, patient, zone, now = ctx["prep"], ctx["patient"], ctx["zone"], ctx["now"]
     events = [ClockEvent(EventKind(e["event"]), e["at"]) for e in ctx["row"]["events"]]
     if not any(e.kind is EventKind.RECONSTITUTED for e in events):
@@ -374,11 +371,11 @@ def _pdf(request: Request, preparation_id: int, kind: str) -> Response:
 
 @router.get("/pharmacy/preparations/{preparation_id}/label.pdf")
 def label_pdf(request: Request, preparation_id: int, user: CurrentUser = pharmacist) -> Response:
-    return _pdf(request, preparation_id, "label")
+    return _pdf(request, user, preparation_id, "label")
 
 
 @router.get("/pharmacy/preparations/{preparation_id}/worksheet.pdf")
 def worksheet_pdf(request: Request, preparation_id: int,
                   user: CurrentUser = pharmacist) -> Response:
-    return _pdf(request, preparation_id, "worksheet")
+    return _pdf(request, user, preparation_id, "worksheet")
 

@@ -35,7 +35,7 @@ def worklist_view(request: Request, user: CurrentUser, site: str | None,
     web = web_of(request)
     chosen, sites = site_in_view(request, user, site)
     now = web.now()
-    wl = worklist(web.uow(), site_code=chosen.code, now=now, on=_date(on))
+    wl = worklist(web.uow(), site_code=chosen.code, now=now, viewer=user.scope, on=_date(on))
     zone = ZoneInfo(wl.timezone)
     ids = [i.course_id for i in wl.items]
     preps = web.read.preparations_for_courses(ids)
@@ -63,5 +63,5 @@ def today(request: Request, site: str | None = None, date: str | None = None,
 def reasons(request: Request, course_id: int, user: CurrentUser = allow(*ANY_ROLE)) -> Response:
     """The full decision with every reason and its provenance (loaded on demand)."""
     web = web_of(request)
-    decision = evaluate_patient(web.uow(), now=web.now(), course_id=course_id)
+    decision = evaluate_patient(web.uow(), now=web.now(), viewer=user.scope, course_id=course_id)
     return render(request, "partials/decision.html", {"d": decision, "wrap": True})

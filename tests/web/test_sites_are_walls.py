@@ -1,0 +1,488 @@
+"""Sites are walls, through every route of the app: two sites, DEMO (New York, the suite's
+world) and NORTH (Chicago, built the same way by its own staff). For each route that takes a
+patient, course, preparation, event or user id, or a site code, a user of DEMO asking for
+NORTH's record gets 404, the very answer they get for a record that does not exist (no 403,
+nothing that says it exists), and nothing is written; the same request by NORTH's own staff
+goes through (or is refused for a reason that is not the site). The route list comes from
+``app.routes``: a new route fails here until it is given a case or a reason to have none.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from web_support import NOW, PASSWORD, TODAY, USERS, Clock, sign_in
+from world import Crew, World, build_world
+
+from closed_loop_cases import LoopWorld, Patient, Staff
+from tarla.bootstrap import bootstrap
+from tarla.config import Settings
+from tarla.domain.identification import label_barcode, wristband_barcode
+from tarla.label import LABEL_VERSION
+from tarla.services import pharmacy
+from tarla.services.demo import kit_scan
+from tarla.web.app import create_app
+from tarla.web.auth import hash_password
+from tarla.web.config import WebOptions
+
+NORTH = "NORTH"
+NORTH_ZONE = ZoneInfo("America/Chicago")
+NORTH_STAFF = {"rn.north": ("North Nurse, RN", ("nurse",)),
+               "rn2.north": ("North Second Nurse, RN", ("nurse",)),
+               "rph.north": ("North Pharmacist, PharmD", ("pharmacist",)),
+               "rph2.north": ("North Second Pharmacist, PharmD", ("pharmacist",)),
+               "dr.north": ("Dr North Physician", ("physician",)),
+               "sched.north": ("North Scheduler", ("scheduler",)),
+               "admin.north": ("North site administrator", ("admin",))}
+NORTH_USERS = {"nurse": "rn.north", "pharmacist": "rph.north", "pharmacist2": "rph2.north",
+               "physician": "dr.north", "scheduler": "sched.north", "admin": "admin.north"}
+CREW = Crew(physician="dr.north", nurse="rn.north", nurse2="rn2.north",
+            pharmacist="rph.north", pharmacist2="rph2.north")
+MISSING = 999999  # no record has this id
+NOT_A_SITE = "NOPE"
+NOT_A_USER = "nobody.here"
+#: tables a request may write to without changing a record (sessions and sign-in attempts)
+UNCOUNTED = {"web_sessions", "web_login_attempts", "alembic_version"}
+
+_BUILT: list[dict[str, Any]] = []
+
+
+def _north(uow: Callable[[], Any]) -> dict[str, Any]:
+    """NORTH's world (the DEMO world's stages, by NORTH's staff), and what the routes need:
+    a bag prepared but not yet checked (``new``), a checked bag ready to hang (``stepup``),
+    an infusion running since 07:45 (``script``), an ongoing grade 2 CRS (``held``), a kit in stock."""
+    w: World = build_world(uow, today=TODAY, zone=NORTH_ZONE, users=NORTH_STAFF,
+                           password=PASSWORD, site=NORTH, crew=CREW,
+                           name="North infusion centre")
+    loop = LoopWorld(uow, Staff(site=NORTH, nurse="rn.north", nurse2="rn2.north",
+                                pharmacist="rph.north", pharmacist2="rph2.north",
+                                physician="dr.north"))
+    at = lambda h, m=0: datetime.combine(TODAY, time(h, m), NORTH_ZONE)  # noqa: E731
+    mrn = {"new": "MRN100001", "stepup": "MRN100002", "script": "MRN100004"}
+    patient = {k: Patient(w.patients[k], w.courses[k], mrn[k]) for k in mrn}
+    # today's labs were drawn at 07:00; the app's clock says 08:00 in Chicago
+    prepared = loop.prepare(patient["new"], at(7, 10), "NK-NEW", checked=False)
+    ready = loop.prepare(patient["stepup"], at(7, 5), "NK-STEPUP")
+    running = loop.prepare(patient["script"], at(7, 5), "NK-SCRIPT")
+    loop.hang(patient["script"], running, at(7, 45))
+    pharmacy.receive_kit(uow(), site_code=NORTH, scan=kit_scan(10, "NK-STOCK"),
+                         actor="rph.north", now=at(6, 0))
+    with uow().readonly() as u:
+        event = next(e.id for e in u.events.for_course(w.courses["held"])
+                     if e.resolved_at is None)
+    return {"patient": w.patients["new"], "new": w.courses["new"],
+            "stepup": w.courses["stepup"], "held": w.courses["held"],
+            "nolabs": w.courses["nolabs"], "script": w.courses["script"],
+            "prepared": prepared, "ready": ready, "running": running, "event": event,
+            "site": NORTH, "user": "rn2.north", "mrn": mrn["stepup"],
+            "wall": NOW.astimezone(NORTH_ZONE).strftime("%Y-%m-%dT%H:%M"),
+            "iso": NOW.isoformat(), "kit": kit_scan(10, "NK-STOCK")}
+
+
+@pytest.fixture(scope="module")
+def walled_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The suite's DEMO database with the NORTH site added, by NORTH's own staff."""
+    path = tmp_path_factory.mktemp("walls") / "two-sites.sqlite3"
+    shutil.copyfile(demo_template, path)
+    app = bootstrap(Settings(database_url=f"sqlite:///{path}"))
+    try:
+        _BUILT[:] = [_north(app.uow)]
+    finally:
+        app.close()
+    return path
+
+
+@pytest.fixture
+def ids(walled_template: Path) -> dict[str, Any]:
+    return _BUILT[0]
+
+
+@pytest.fixture
+def walled_app(walled_template: Path, tmp_path: Path) -> Iterator[Any]:
+    path = tmp_path / "tarla.sqlite3"
+    shutil.copyfile(walled_template, path)
+    app = create_app(Settings(database_url=f"sqlite:///{path}"), options=WebOptions(),
+                     now=Clock(NOW))
+    yield app
+    app.state.bootstrapped.close()
+
+
+@pytest.fixture
+def signed_in(walled_app: Any) -> Iterator[Callable[[str], TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(username: str) -> TestClient:
+        c = TestClient(walled_app, base_url="http://testserver", follow_redirects=False)
+        c.__enter__()
+        clients.append(c)
+        sign_in(c, username)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+# --------------------------------------------------------------------------- the cases
+
+Ids = dict[str, Any]
+
+
+def _missing(ids: Ids) -> Ids:
+    """The same request about records that do not exist."""
+    out: Ids = {}
+    for key, value in ids.items():
+        if isinstance(value, int):
+            out[key] = MISSING
+        elif key == "site":
+            out[key] = NOT_A_SITE
+        elif key == "user":
+            out[key] = NOT_A_USER
+        elif key == "mrn":
+            out[key] = f"MRN{MISSING}"
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """One route's request about a record of the asking user's site or another's.
+
+    ``params``: the route's path parameters, each the key of the id it takes; ``query``,
+    ``form`` or ``body`` build the rest from the ids; ``own``: what the record's own site's
+    staff get (success, or a refusal for a reason other than the site)."""
+
+    method: str
+    path: str
+    role: str
+    own: frozenset[int]
+    params: dict[str, str] = field(default_factory=dict)
+    query: Callable[[Ids], dict[str, Any]] | None = None
+    form: Callable[[Ids], dict[str, Any]] | None = None
+    body: Callable[[Ids], dict[str, Any]] | None = None
+
+    def send(self, c: TestClient, ids: Ids) -> Any:
+        url = self.path.format(**{p: ids[k] for p, k in self.params.items()})
+        kw: dict[str, Any] = {}
+        if self.query is not None:
+            kw["params"] = self.query(ids)
+        if self.form is not None:
+            kw["data"] = self.form(ids)
+        if self.body is not None:
+            kw["json"] = self.body(ids)
+        return c.request(self.method, url, **kw)
+
+
+def _ok(*codes: int) -> frozenset[int]:
+    return frozenset(codes)
+
+
+P = {"patient_id": "patient"}
+PREP = {"preparation_id": "prepared"}
+SITE_Q = lambda i: {"site": i["site"]}  # noqa: E731
+LAB_FORM = lambda i: {"collected_at": i["wall"], "ANC-value": "3.1",  # noqa: E731
+                      "ANC-unit": "10^9/L", "ANC-lln": "1.8"}
+CRS_FORM = lambda i: {"assessed_at": i["wall"], "temperature_c": "37.0",  # noqa: E731
+                      "oxygen": "none", "vasopressors": "0"}
+ICE = {f"ice_{k}": "1" for k in ("orientation_year", "orientation_month", "orientation_city",
+                                 "orientation_hospital", "follows_commands", "writing")}
+ICANS_FORM = lambda i: {"assessed_at": i["wall"], "consciousness": "normal",  # noqa: E731
+                        "seizure": "none", "motor": "none", "cerebral_edema": "none",
+                        **ICE, "ice_naming": "3", "ice_attention": "1"}
+CHART_FORM = lambda i: {"started_at": i["wall"],  # noqa: E731
+                        "patient_scan": wristband_barcode(i["mrn"]),
+                        "bag_scan": label_barcode(i["ready"]), "idempotency_key": "walls-page-1"}
+CHART_BODY = lambda i: {"started_at": i["iso"],  # noqa: E731
+                        "patient_scan": wristband_barcode(i["mrn"]),
+                        "bag_scan": label_barcode(i["ready"]), "idempotency_key": "walls-api-2"}
+REASON = {"reason": "CRS settled on tocilizumab; benefit outweighs the risk"}
+CRS_BODY = {"kind": "CRS", "assessed_at": NOW.isoformat(),
+            "inputs": {"temperature_c": 37.0, "hypotension": False, "oxygen": "none"}}
+
+CASES: tuple[Case, ...] = (
+    # the site's screens and lists
+    Case("GET", "/today", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/today/reasons/{course_id}", "nurse", _ok(200), {"course_id": "new"}),
+    Case("GET", "/patients", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/pharmacy", "pharmacist", _ok(200), query=SITE_Q),
+    Case("GET", "/rules", "nurse", _ok(200), query=SITE_Q),
+    Case("POST", "/rules/sign-off", "pharmacist", _ok(303, 422),
+         form=lambda i: {"site": i["site"], "rule_id": ["T1-C1D1"],
+                         "comments": "Checked against the PI", "password": PASSWORD}),
+    # (the label's rule screens: the own site's requests below are incomplete on purpose,
+    # refused for what they lack, not for the site)
+    Case("GET", "/rules/diff", "nurse", _ok(200),
+         query=lambda i: {"site": i["site"], "a": LABEL_VERSION, "b": LABEL_VERSION}),
+    Case("POST", "/rules/revoke", "pharmacist", _ok(422),
+         form=lambda i: {"site": i["site"], "signoff_id": "", "reason": "entered in error"}),
+    Case("POST", "/rules/versions", "pharmacist", _ok(422), form=lambda i: {"site": i["site"]}),
+    Case("POST", "/rules/new-courses", "pharmacist", _ok(422),
+         form=lambda i: {"site": i["site"]}),
+    Case("GET", "/api/v1/worklist", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/api/v1/patients", "nurse", _ok(200), query=SITE_Q),
+    Case("POST", "/api/v1/patients", "physician", _ok(201),
+         body=lambda i: {"site": i["site"], "mrn": "WALL1", "family_name": "Doe",
+                         "given_name": "Jo", "birth_date": "1958-04-02",
+                         "diagnosis": "ES-SCLC", "progressed_after_platinum": True,
+                         "start_date": TODAY.isoformat()}),
+    Case("POST", "/api/v1/inventory/kits", "pharmacist", _ok(201),
+         body=lambda i: {"site": i["site"], "scan": kit_scan(1, "NK-NEW-1")}),
+    Case("POST", "/api/v1/inventory/excursions", "pharmacist", _ok(201),
+         body=lambda i: {"site": i["site"], "scan": i["kit"],
+                         "started_at": (NOW - timedelta(hours=2)).isoformat(),
+                         "ended_at": (NOW - timedelta(hours=1)).isoformat()}),
+    # one patient
+    Case("GET", "/patients/{patient_id}", "nurse", _ok(200), P),
+    Case("GET", "/patients/{patient_id}/course.ics", "nurse", _ok(200), P),
+    Case("GET", "/patients/{patient_id}/wristband.pdf", "nurse", _ok(200), P),
+    Case("GET", "/patients/{patient_id}/labs", "nurse", _ok(200), P),
+    Case("POST", "/patients/{patient_id}/labs/preview", "nurse", _ok(200), P, form=LAB_FORM),
+    Case("POST", "/patients/{patient_id}/labs", "nurse", _ok(303), P, form=LAB_FORM),
+    Case("GET", "/api/v1/patients/{patient_id}", "nurse", _ok(200), P),
+    Case("GET", "/api/v1/patients/{patient_id}/evaluation", "nurse", _ok(200), P),
+    Case("GET", "/api/v1/patients/{patient_id}/labs", "nurse", _ok(200), P),
+    Case("POST", "/api/v1/patients/{patient_id}/labs", "nurse", _ok(201), P,
+         body=lambda i: {"test": "ANC", "value": 3.1, "unit": "10^9/L", "lln": 1.8,
+                         "collected_at": i["iso"]}),
+    # the bedside
+    Case("GET", "/bedside/{course_id}", "nurse", _ok(200), {"course_id": "new"}),
+    Case("POST", "/bedside/{course_id}/administration", "nurse", _ok(200),
+         {"course_id": "stepup"}, form=CHART_FORM),
+    # (running since 07:45: the page warns of a short infusion rather than redirecting)
+    Case("POST", "/bedside/{course_id}/preparations/{preparation_id}/completed", "nurse",
+         _ok(200), {"course_id": "script", "preparation_id": "running"},
+         form=lambda i: {"at": i["wall"]}),
+    Case("POST", "/bedside/{course_id}/crs/preview", "nurse", _ok(200), {"course_id": "new"},
+         form=CRS_FORM),
+    Case("POST", "/bedside/{course_id}/icans/preview", "nurse", _ok(200),
+         {"course_id": "new"}, form=ICANS_FORM),
+    Case("POST", "/bedside/{course_id}/crs", "nurse", _ok(303), {"course_id": "new"},
+         form=CRS_FORM),
+    Case("POST", "/bedside/{course_id}/icans", "nurse", _ok(303), {"course_id": "new"},
+         form=ICANS_FORM),
+    Case("POST", "/bedside/{course_id}/events/{event_id}/resolve", "physician", _ok(303),
+         {"course_id": "held", "event_id": "event"}, form=lambda i: {"resolved_at": i["wall"]}),
+    Case("POST", "/bedside/{course_id}/release", "physician", _ok(200), {"course_id": "held"},
+         form=lambda i: REASON),
+    Case("GET", "/api/v1/courses/{course_id}/administrations", "nurse", _ok(200),
+         {"course_id": "stepup"}),
+    Case("POST", "/api/v1/courses/{course_id}/administrations", "nurse", _ok(201),
+         {"course_id": "stepup"}, body=CHART_BODY),
+    Case("POST", "/api/v1/courses/{course_id}/releases", "physician", _ok(201),
+         {"course_id": "held"}, body=lambda i: REASON),
+    Case("POST", "/api/v1/adverse-events/{event_id}/resolve", "physician", _ok(200),
+         {"event_id": "event"}, body=lambda i: {"resolved_at": i["iso"]}),
+    Case("POST", "/api/v1/preparations/{preparation_id}/completed", "nurse", _ok(200),
+         {"preparation_id": "running"}, body=lambda i: {"ended_at": i["iso"]}),
+    Case("GET", "/api/v1/courses/{course_id}/assessments", "nurse", _ok(200),
+         {"course_id": "held"}),
+    Case("POST", "/api/v1/courses/{course_id}/assessments", "nurse", _ok(201),
+         {"course_id": "new"}, body=lambda i: CRS_BODY),
+    # the pharmacy (the prepared bag is not checked yet: a scan or a step is refused for that)
+    Case("POST", "/pharmacy/preparations", "pharmacist", _ok(303),
+         form=lambda i: {"course_id": str(i["new"])}),
+    Case("GET", "/pharmacy/preparations/{preparation_id}", "nurse", _ok(200), PREP),
+    Case("GET", "/pharmacy/preparations/{preparation_id}/clock", "nurse", _ok(200), PREP),
+    Case("POST", "/pharmacy/preparations/{preparation_id}/scan", "pharmacist", _ok(409), PREP,
+         form=lambda i: {"scan": kit_scan(1, "NK-AGAIN"), "component": "drug"}),
+    Case("POST", "/pharmacy/preparations/{preparation_id}/events", "pharmacist", _ok(303),
+         PREP, form=lambda i: {"event": "refrigerated", "at": i["wall"]}),
+    Case("POST", "/pharmacy/preparations/{preparation_id}/steps", "pharmacist", _ok(422), PREP,
+         form=lambda i: {"step": "water_added", "measured_ml": "1.3"}),
+    Case("POST", "/pharmacy/preparations/{preparation_id}/check", "pharmacist2", _ok(303),
+         PREP, form=lambda i: {}),
+    Case("GET", "/pharmacy/preparations/{preparation_id}/label.pdf", "pharmacist", _ok(200),
+         PREP),
+    Case("GET", "/pharmacy/preparations/{preparation_id}/worksheet.pdf", "pharmacist",
+         _ok(200), PREP),
+    Case("POST", "/api/v1/preparations", "pharmacist", _ok(200),
+         body=lambda i: {"course_id": i["new"]}),
+    Case("GET", "/api/v1/preparations/{preparation_id}", "nurse", _ok(200), PREP),
+    Case("POST", "/api/v1/preparations/{preparation_id}/events", "pharmacist", _ok(200), PREP,
+         body=lambda i: {"event": "refrigerated", "at": i["iso"]}),
+    Case("POST", "/api/v1/preparations/{preparation_id}/scans", "pharmacist", _ok(409), PREP,
+         body=lambda i: {"scan": kit_scan(1, "NK-AGAIN")}),
+    Case("POST", "/api/v1/preparations/{preparation_id}/steps", "pharmacist", _ok(422), PREP,
+         body=lambda i: {"step": "water_added", "measured_ml": 1.3}),
+    Case("POST", "/api/v1/preparations/{preparation_id}/check", "pharmacist2", _ok(200), PREP,
+         body=lambda i: {}),
+    # the site's users
+    Case("POST", "/admin/users", "admin", _ok(303),
+         form=lambda i: {"site": i["site"], "username": "rn3.north", "display_name": "RN 3",
+                         "roles": "nurse", "password": "a long enough password"}),
+    Case("POST", "/admin/users/{username}/password", "admin", _ok(303), {"username": "user"},
+         form=lambda i: {"password": "another long password"}),
+)
+
+#: routes that take no record id and no site code, and why
+NO_RECORD: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "health check, no sign-in",
+    ("GET", "/"): "redirect",
+    ("GET", "/sign-in"): "sign-in form",
+    ("POST", "/sign-in"): "signs in",
+    ("POST", "/sign-out"): "signs out",
+    ("POST", "/api/v1/session"): "signs in",
+    ("DELETE", "/api/v1/session"): "signs out",
+    ("GET", "/api/v1/me"): "the user's own account",
+    ("GET", "/api/v1/openapi.json"): "the API's description",
+    ("POST", "/api/v1/evaluate"): "pure computation on the request's data",
+    ("POST", "/api/v1/schedule"): "pure computation on the request's data",
+    ("POST", "/api/v1/grade/crs"): "pure computation on the request's data",
+    ("POST", "/api/v1/grade/icans"): "pure computation on the request's data",
+    ("POST", "/api/v1/grade/lab"): "pure computation on the request's data",
+    ("POST", "/api/v1/prepare"): "pure computation on the request's data",
+    ("GET", "/api/v1/prepare"): "pure computation on the request's data",
+    ("POST", "/api/v1/clock"): "pure computation on the request's data",
+    ("POST", "/api/v1/scan"): "pure computation on the request's data",
+    ("GET", "/patients/new"): "the enrolment form of the user's own site (takes no code)",
+    ("POST", "/patients/new"): "enrols at the user's own site (takes no code)",
+    ("GET", "/admin/users"): "the administrator's own site's users (tested below)",
+}
+
+
+def _routes() -> set[tuple[str, str]]:
+    app = create_app(Settings(database_url="sqlite://"))
+    try:
+        return {(m, ctx.path) for ctx in iter_route_contexts(app.routes)
+                if ctx.path is not None and not ctx.path.startswith("/static")
+                for m in (ctx.methods or set()) - {"HEAD"}}
+    finally:
+        app.state.bootstrapped.close()
+
+
+def test_every_route_has_a_case_or_a_reason_to_have_none() -> None:
+    cased = {(c.method, c.path) for c in CASES}
+    assert len(cased) == len(CASES)
+    routes = _routes()
+    assert routes == cased | set(NO_RECORD), (
+        f"without a case: {sorted(routes - cased - set(NO_RECORD))}; "
+        f"cases of no route: {sorted((cased | set(NO_RECORD)) - routes)}")
+    assert not cased & set(NO_RECORD)
+    takes_an_id = {(m, p) for m, p in routes if "{" in p}
+    assert takes_an_id <= cased
+
+
+def _records(app: Any) -> dict[str, int]:
+    """Every table's row count (but sessions): what a refused request must leave alone."""
+    with app.state.bootstrapped.engine.connect() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()
+                for t in tables if t not in UNCOUNTED}
+
+
+def _normal(body: str, ids: Ids) -> str:
+    """The answer without the ids, codes and names it was asked about."""
+    for key in ("site", "user"):
+        body = body.replace(str(ids[key]), f"<{key}>")
+    return re.sub(r"\d+", "N", body)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.path}" for c in CASES])
+def test_another_sites_record_is_not_found_and_its_own_staff_reach_it(
+        case: Case, ids: Ids, walled_app: Any,
+        signed_in: Callable[[str], TestClient]) -> None:
+    outsider = signed_in(USERS[case.role])  # DEMO's staff
+    before = _records(walled_app)
+    theirs = case.send(outsider, ids)
+    assert theirs.status_code == 404, theirs.text[-800:]
+    assert _records(walled_app) == before, "a refused request wrote something"
+    missing = _missing(ids)
+    nobodys = case.send(outsider, missing)
+    assert nobodys.status_code == 404
+    assert _normal(theirs.text, ids) == _normal(nobodys.text, missing)
+    assert _records(walled_app) == before
+
+    mine = case.send(signed_in(NORTH_USERS[case.role]), ids)
+    assert mine.status_code in case.own, (mine.status_code, mine.text[-1500:])
+
+
+# --------------------------------------------------------------------------- beyond one id
+
+
+def test_a_record_of_another_site_is_not_found_under_a_course_of_ones_own(
+        ids: Ids, world: World, walled_app: Any,
+        signed_in: Callable[[str], TestClient]) -> None:
+    demo = world
+    nurse, physician = signed_in(USERS["nurse"]), signed_in(USERS["physician"])
+    wall = NOW.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
+    before = _records(walled_app)
+    r = nurse.post(f"/bedside/{demo.courses['stepup']}/preparations/{ids['running']}/completed",
+                   data={"at": wall})
+    assert r.status_code == 404
+    r = physician.post(f"/bedside/{demo.courses['held']}/events/{ids['event']}/resolve",
+                       data={"resolved_at": wall})
+    assert r.status_code == 404
+    r = nurse.post(f"/bedside/{demo.courses['stepup']}/administration",
+                   data={"started_at": wall, "patient_scan": wristband_barcode("MRN100002"),
+                         "bag_scan": label_barcode(ids["ready"]), "idempotency_key": "w-9"})
+    assert r.status_code == 409 and "GATE-BAG-REQUIRED" in r.text  # another site's bag: none
+    assert _records(walled_app) == before
+
+
+def test_lists_and_searches_show_only_the_users_own_site(
+        ids: Ids, signed_in: Callable[[str], TestClient]) -> None:
+    demo, north = signed_in(USERS["nurse"]), signed_in(NORTH_USERS["nurse"])
+    mine = demo.get("/api/v1/patients").json()
+    assert mine["site"] == "DEMO" and mine["patients"]
+    assert all(p["site_id"] == mine["patients"][0]["site_id"] for p in mine["patients"])
+    theirs = north.get("/api/v1/patients").json()
+    assert theirs["site"] == NORTH
+    assert not {p["id"] for p in mine["patients"]} & {p["id"] for p in theirs["patients"]}
+    worklist = north.get("/api/v1/worklist").json()
+    assert worklist["site"] == NORTH and worklist["timezone"] == "America/Chicago"
+    page = demo.get("/today").text
+    assert "North infusion centre" not in page and 'value="NORTH"' not in page
+
+
+def test_an_administrator_sees_and_changes_only_their_own_sites_users(
+        ids: Ids, walled_app: Any, signed_in: Callable[[str], TestClient]) -> None:
+    demo_admin = signed_in(USERS["admin"])
+    page = demo_admin.get("/admin/users").text
+    assert "rn.alvarez" in page and "rn.north" not in page and "admin.north" not in page
+    before = _records(walled_app)
+    assert demo_admin.post("/admin/users/rn.north/password",
+                           data={"password": "a long new password"}).status_code == 404
+    assert _records(walled_app) == before
+    north_admin = signed_in(NORTH_USERS["admin"])
+    page = north_admin.get("/admin/users").text
+    assert "rn.north" in page and "rn.alvarez" not in page
+    r = north_admin.post("/admin/users", data={"username": "rn4.north", "display_name": "RN 4",
+                                               "roles": "nurse",
+                                               "password": "a long enough password"})
+    assert r.status_code == 303
+    assert "rn4.north" in north_admin.get("/admin/users").text
+    assert "rn4.north" not in demo_admin.get("/admin/users").text
+
+
+def test_a_user_without_a_site_sees_no_patient_and_an_administrator_without_one_manages_all(
+        ids: Ids, walled_app: Any, signed_in: Callable[[str], TestClient]) -> None:
+    from tarla.services import admin
+
+    uow = walled_app.state.web.uow
+    admin.create_user(uow(), username="central", display_name="Central administrator",
+                      roles=["admin", "nurse"], now=NOW, password_hash=hash_password(PASSWORD))
+    c = signed_in("central")
+    assert c.get("/", follow_redirects=False).headers["location"] == "/admin/users"
+    assert c.get("/today").status_code == 404
+    assert c.get("/api/v1/worklist", params={"site": "DEMO"}).status_code == 404
+    assert c.get(f"/api/v1/patients/{ids['patient']}").status_code == 404
+    page = c.get("/admin/users").text
+    assert "rn.alvarez" in page and "rn.north" in page
+    r = c.post("/admin/users", data={"site": NORTH, "username": "rn5.north",
+                                     "display_name": "RN 5", "roles": "nurse",
+                                     "password": "a long enough password"})
+    assert r.status_code == 303
+    assert "rn5.north" in signed_in(NORTH_USERS["admin"]).get("/admin/users").text
