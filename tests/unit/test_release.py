@@ -618,3 +618,9 @@ def test_only_a_physician_ends_an_event_that_holds_a_dose() -> None:
 
 def test_timestamps_in_this_file_are_new_york_winter_time() -> None:
     assert at("2026-12-01 09:00").utcoffset() == timedelta(hours=-5)
+
+
+def test_a_kit_used_at_another_site_is_refused_without_naming_that_sites_preparation() -> None:
+    gate = may_accept_kit(consumed_by=[0], preparation_id=5, excursion=None)
+    assert refusals(gate) == [("GATE-KIT-ONCE", "scan", "this kit serial was already used for "
+                                                       "another preparation: a kit fills one bag")]

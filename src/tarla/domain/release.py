@@ -453,9 +453,11 @@ def may_accept_kit(*, consumed_by: Iterable[int], preparation_id: int,
     g = _Gate()
     g.use("GATE-KIT-ONCE", "GATE-KIT-EXCURSION")
     others = sorted({p for p in consumed_by if p != preparation_id})
-    if others:
-        g.refuse("GATE-KIT-ONCE", "scan", "this kit serial was already used for preparation "
-                 + ", ".join(f"PREP-{p}" for p in others) + ": a kit fills one bag")
+    if others:  # 0 stands for a preparation the viewer may not see (another site's)
+        named = ", ".join(f"PREP-{p}" for p in others if p > 0)
+        g.refuse("GATE-KIT-ONCE", "scan", "this kit serial was already used for "
+                 + (f"preparation {named}" if named else "another preparation")
+                 + ": a kit fills one bag")
     if excursion is not None and excursion.status is ExcursionStatus.DISCARD:
         why = "; ".join(excursion.problems) or "its room-temperature time ran out"
         g.refuse("GATE-KIT-EXCURSION", "scan", f"this kit must be discarded ({why})",

@@ -241,6 +241,12 @@ def _kit_excursion(uow: UnitOfWork, site_id: int, gtin: str, serial: str | None,
     return evaluate_excursion(events, now, zone)
 
 
+def _seen(uow: UnitOfWork, preparation_id: int, site_id: int) -> int:
+    """The preparation's id when it is of this site; 0 (unnamed) when it is another site's."""
+    other = uow.preparations.get(preparation_id)
+    return preparation_id if other is not None and other.site_id == site_id else 0
+
+
 def record_scan(uow: UnitOfWork, *, preparation_id: int, raw: str, component: str,
                 actor: str, now: datetime, recalled_lots: tuple[str, ...] = ()) -> ScanResult:
     """Verify one scanned component from the raw text the scanner sent, against the dose
@@ -279,7 +285,8 @@ def record_scan(uow: UnitOfWork, *, preparation_id: int, raw: str, component: st
                 return ScanResult(m.id, "accept", m.gtin, m.component, m.lot, m.expiry,
                                   m.serial, (), True)
             kit = release.may_accept_kit(
-                consumed_by=[x.preparation_id for x in same if x.verdict == "accept"],
+                consumed_by=[_seen(uow, x.preparation_id, prep.site_id) for x in same
+                             if x.verdict == "accept"],
                 preparation_id=prep.id,  # type: ignore[arg-type]
                 excursion=_kit_excursion(uow, prep.site_id, scanned.gtin, scanned.serial, now,
                                          zone))
