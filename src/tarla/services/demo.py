@@ -4,7 +4,7 @@ has its audit entry and every course its decision), deterministic for a seed and
 Patients cycle through every stage of a course: new (C1D1 due today), step-up (C1D8 due
 today), maintenance, restart after a long delay (Table 4 step-up), held for ongoing grade 2
 CRS, discontinued after grade 4 CRS, and held for a low neutrophil count. Doses come with a
-lab panel the morning of the dose; today's due doses have preparations under way; the
+lab panel the morning of the dose; today's first doses have checked bags in the refrigerator; the
 pharmacy has vials in stock (one with a temperature excursion). No label rule is signed off:
 a sign-off is an e-signature that a pharmacist or physician makes on the Rules page.
 
@@ -125,10 +125,12 @@ def kit_scan(dose_mg: int, serial: str, *, lot: str = "DEMO1", expiry: str = "30
 
 def prepare_checked_bag(uow_factory: Callable[[], UnitOfWork], *, course_id: int,
                         at: datetime, serial: str, pharmacist: str = "rph.okoro",
-                        checker: str = "rph.berg") -> int:
+                        checker: str = "rph.berg", refrigerate: bool = False) -> int:
     """The pharmacy's whole path for the course's due dose, through the real use cases, the
     engine choosing the dose: start at ``at``, scan the kit, the six bench steps with the
-    recipe's volumes, reconstitution, the bag, and the independent check 25 minutes later.
+    recipe's volumes, reconstitution, the bag, and the independent check 10 minutes later;
+    with ``refrigerate``, the checked bag goes into the refrigerator 5 minutes after that
+    (it keeps for 7 days there; the pharmacy records it taken out when the nurse needs it).
     Returns the preparation id."""
     from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
     from tarla.services import bench
@@ -157,6 +159,10 @@ def prepare_checked_bag(uow_factory: Callable[[], UnitOfWork], *, course_id: int
                                  at=done, actor=pharmacist, now=done)
     pharmacy.check_preparation(uow_factory(), preparation_id=pid, actor=checker,
                                now=done + timedelta(minutes=10))
+    if refrigerate:
+        cold = done + timedelta(minutes=15)
+        pharmacy.advance_preparation(uow_factory(), preparation_id=pid, event="refrigerated",
+                                     at=cold, actor=checker, now=cold)
     return pid
 
 
@@ -312,7 +318,8 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
                                   now=now - timedelta(minutes=40))
         prepare_checked_bag(uow_factory, course_id=course_id,
                             at=now - timedelta(minutes=38), serial=f"K{site}{i:04d}T",
-                            pharmacist=crew.pharmacist, checker=crew.pharmacist2)
+                            pharmacist=crew.pharmacist, checker=crew.pharmacist2,
+                            refrigerate=True)
         summary.preparations += 1
 
 
