@@ -40,6 +40,7 @@ from tarla.domain.release import (
     may_administer_elsewhere,
     may_advance,
     may_check,
+    may_print,
     may_resolve_event,
     may_start_preparation,
     next_status,
@@ -133,7 +134,7 @@ def test_every_gate_rule_id_is_documented() -> None:
         "GATE-ID-EXCEPTION", "GATE-PREP-EVENT", "GATE-PREP-TIME", "GATE-PREP-SCAN",
         "GATE-PREP-STEPS", "GATE-PREP-CLOCK", "GATE-PREP-HANG", "GATE-CHECK-FOUR-EYES",
         "GATE-CHECK-ONCE", "GATE-CHECK-STATE", "GATE-KIT-ONCE", "GATE-KIT-EXCURSION",
-        "GATE-RESOLVE"}
+        "GATE-RESOLVE", "GATE-PRINT"}
 
 
 def test_a_gate_message_lists_each_refusal_with_its_rule() -> None:
@@ -624,3 +625,17 @@ def test_a_kit_used_at_another_site_is_refused_without_naming_that_sites_prepara
     gate = may_accept_kit(consumed_by=[0], preparation_id=5, excursion=None)
     assert refusals(gate) == [("GATE-KIT-ONCE", "scan", "this kit serial was already used for "
                                                        "another preparation: a kit fills one bag")]
+
+
+def test_nothing_is_printed_before_reconstitution_and_a_label_only_for_a_usable_prepared_bag(
+        ) -> None:
+    assert refusals(may_print(bag=ORDERED, kind="worksheet", now=at("2026-12-01 07:40"),
+                              zone=NY)) == [
+        ("GATE-PRINT", "preparation_id", "nothing to print before the vial is reconstituted "
+                                         "(the clock starts then)")]
+    assert may_print(bag=PREPARED, kind="label", now=at("2026-12-01 08:10"), zone=NY).allowed
+    # 8 h of room temperature from the 07:40 reconstitution ran out at 15:40 (label-facts §4)
+    late = refusals(may_print(bag=PREPARED, kind="label", now=at("2026-12-01 15:41"), zone=NY))
+    assert late == [("GATE-PRINT", "preparation_id",
+                     "no bag label: the preparation is not usable (clock expired, bag)")]
+    assert may_print(bag=PREPARED, kind="worksheet", now=at("2026-12-01 15:41"), zone=NY).allowed

@@ -131,7 +131,8 @@ def test_nothing_to_print_before_reconstitution(as_role, world) -> None:
     c = as_role("pharmacist")
     url = start(c, world.courses["script"])
     r = c.get(url + "/label.pdf")
-    assert r.status_code == 422 and "reconstituted" in r.text
+    assert r.status_code == 409 and "reconstituted" in r.text and "GATE-PRINT" in r.text
+    assert c.get(url + "/worksheet.pdf").status_code == 409
 
 
 def test_api_scan_stores_refusals_too(as_role, world) -> None:

@@ -36,7 +36,7 @@ from tarla.label.schedule import INFUSION
 
 __all__ = ["Refusal", "Gate", "Release", "Bag", "ScanException", "GATE_RULES", "hold_rules",
            "release_gate", "may_start_preparation", "may_administer", "may_advance",
-           "may_administer_elsewhere",
+           "may_administer_elsewhere", "may_print",
            "may_check", "may_accept_kit", "may_resolve_event", "next_status",
            "OPEN_STATUSES", "MIN_REASON_LENGTH"]
 
@@ -75,6 +75,8 @@ GATE_RULES: MappingProxyType[str, str] = MappingProxyType({
     "GATE-KIT-EXCURSION": "A kit whose room-temperature time adds up past its limit, or that "
                           "was frozen, is not used.",
     "GATE-RESOLVE": "Ending an event that holds a dose is a physician's act.",
+    "GATE-PRINT": "A worksheet is printed once the vial is reconstituted; a bag label only for "
+                  "a prepared bag whose in-use clock is usable.",
 })
 
 #: A release or exception reason shorter than this is not a documented reason.
@@ -462,6 +464,27 @@ def may_accept_kit(*, consumed_by: Iterable[int], preparation_id: int,
         why = "; ".join(excursion.problems) or "its room-temperature time ran out"
         g.refuse("GATE-KIT-EXCURSION", "scan", f"this kit must be discarded ({why})",
                  *(c.rule for c in excursion.reasons))
+    return g.done()
+
+
+def may_print(*, bag: Bag, kind: str, now: datetime, zone: tzinfo) -> Gate:
+    """May the bag label (``kind`` "label") or the worksheet be printed now?"""
+    g = _Gate()
+    g.use("GATE-PRINT")
+    if not any(e.kind is EventKind.RECONSTITUTED for e in bag.events):
+        g.refuse("GATE-PRINT", "preparation_id", "nothing to print before the vial is "
+                 "reconstituted (the clock starts then)")
+        return g.done()
+    if kind != "label":
+        return g.done()
+    report = evaluate_clock(bag.events, now, zone)
+    if not report.usable:
+        g.refuse("GATE-PRINT", "preparation_id", "no bag label: the preparation is not usable "
+                 f"(clock {report.status.value}, {report.phase.value.replace('_', ' ')})",
+                 *(c.rule for c in report.reasons))
+    if bag.status not in ("prepared", "checked", "stored", "in_use"):
+        g.refuse("GATE-PRINT", "preparation_id", "no bag label: the bag is not prepared yet "
+                 f"(status {bag.status.replace('_', ' ')})")
     return g.done()
 
 

@@ -352,6 +352,24 @@ def record_excursion(uow: UnitOfWork, *, vial_id: int, started_at: datetime, act
     return exc.id  # type: ignore[return-value]
 
 
+def print_check(uow: UnitOfWork, *, preparation_id: int, kind: str, viewer: Any,
+                now: datetime) -> Any:
+    """May the bag label (``kind`` "label") or the worksheet of this preparation be printed
+    now (:func:`tarla.domain.release.may_print`)? Returns the bag's in-use clock as of now,
+    for the printout; refuses (``Refused``) otherwise. A read: nothing is written."""
+    from tarla.domain.clock import evaluate_clock
+
+    now = aware(now, "now")
+    with uow.readonly():
+        prep = preparation_or_404(uow, preparation_id, viewer)
+        zone = _zone_of_prep(uow, prep)
+        bag = bag_of(uow, prep)
+    gate = release.may_print(bag=bag, kind=kind, now=now, zone=zone)
+    if not gate.allowed:
+        raise Refused.of(gate)
+    return evaluate_clock(bag.events, now, zone)
+
+
 def _kit(raw: str) -> Any:
     from tarla.adapters.barcode import label_catalog, parse_scan
 

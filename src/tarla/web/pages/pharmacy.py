@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 
 from tarla.adapters.barcode import label_catalog
 from tarla.domain.bench import INSPECTION_QUESTIONS, BenchStep
-from tarla.domain.clock import ClockEvent, EventKind, evaluate_clock
 from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
 from tarla.domain.identification import label_barcode
 from tarla.domain.preparation import plan_preparation
@@ -324,13 +323,10 @@ def _pdf(request: Request, user: CurrentUser, preparation_id: int, kind: str) ->
 
     ctx = _load(request, user, preparation_id)
     prep, patient, zone, now = ctx["prep"], ctx["patient"], ctx["zone"], ctx["now"]
-    events = [ClockEvent(EventKind(e["event"]), e["at"]) for e in ctx["row"]["events"]]
-    if not any(e.kind is EventKind.RECONSTITUTED for e in events):
-        raise InvalidInput("preparation_id", "nothing to print before the vial is "
-                                             "reconstituted (the clock starts then)")
-    report = evaluate_clock(events, now, zone)
+    report = pharmacy.print_check(web_of(request).uow(), preparation_id=preparation_id,
+                                  kind=kind, viewer=user.scope, now=now)
     catalog = label_catalog()
-    records, refused = [], []
+    records = []
     for s in ctx["scans"]:
         entry = catalog.lookup(s["gtin"])
         records.append(pdf.ScanRecord(s["component"], s["gtin"],
@@ -338,16 +334,8 @@ def _pdf(request: Request, user: CurrentUser, preparation_id: int, kind: str) ->
                                       s["lot"], s["expiry"], s["serial"],
                                       "accepted" if s["verdict"] == "accept" else "REFUSED",
                                       True))
-    if kind == "label":
-        if not report.usable:
-            refused.append(f"the preparation is not usable (clock {report.status.value}, "
-                           f"{report.phase.value.replace('_', ' ')})")
-        if prep.status not in ("prepared", "checked", "stored", "in_use"):
-            refused.append(f"the bag is not prepared yet (status {prep.status})")
-    if refused:
-        raise InvalidInput("label", "no bag label: " + "; ".join(refused))
-    bag_prepared = next((e.at.astimezone(zone) for e in events
-                         if e.kind is EventKind.BAG_PREPARED), None)
+    bag_prepared = next((e["at"].astimezone(zone) for e in ctx["row"]["events"]
+                         if e["event"] == "bag_prepared"), None)
     data = pdf.LabelData(
         patient_name=f"{patient.family_name}, {patient.given_name}", mrn=patient.mrn,
         birth_date=patient.birth_date, order_id=label_barcode(prep.id), slot=prep.slot,
