@@ -252,7 +252,7 @@ def may_administer(*, decision: Decision, releases: Sequence[Release], course_id
                      "dose is given from a prepared, checked bag)")
         return g.done()
     _bag_into(g, bag, course_id, nd.slot.label if nd else None, nd.dose_mg if nd else None,
-              started_at, now, zone)
+              started_at, zone)
     return g.done()
 
 
@@ -319,7 +319,7 @@ def _identity_refusals(g: _Gate, check: IdentityCheck, keep_bag: bool) -> None:
 
 
 def _bag_into(g: _Gate, bag: Bag, course_id: int, slot: str | None, dose_mg: int | None,
-              started_at: datetime, now: datetime, zone: tzinfo) -> None:
+              started_at: datetime, zone: tzinfo) -> None:
     g.use("GATE-BAG-PATIENT", "GATE-BAG-DOSE", "GATE-BAG-CHECKED", "GATE-BAG-STATE",
           "GATE-BAG-CLOCK")
     name = f"bag PREP-{bag.preparation_id}"

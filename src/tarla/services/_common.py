@@ -34,7 +34,7 @@ __all__ = ["aware", "actor_with", "site_by_code", "site_for", "zone_of", "course
            "patient_or_404", "preparation_or_404", "event_or_404", "course_input", "history_for",
            "refresh_course", "record_json", "resume_columns", "resume_point_of", "labs_since",
            "lab_cutoff", "policy_of", "policy_from", "core_patient", "decide", "releases_on",
-           "bag_of", "not_after", "scope_of"]
+           "bag_of", "not_after", "scope_of", "accepted_drug_scan_at"]
 
 
 def not_after(moment: datetime, now: datetime, field: str) -> datetime:
@@ -257,6 +257,13 @@ def bag_of(uow: UnitOfWork, prep: PreparationRecord) -> release.Bag:
                        prep.prepared_by, prep.checked_by,
                        tuple(ClockEvent(EventKind(e.event), e.at) for e in events),
                        prep.created_at, frozenset(compounders))
+
+
+def accepted_drug_scan_at(scans: Iterable[Any]) -> datetime | None:
+    """When the latest scan of the drug vial was made, if it was accepted (a refused rescan
+    undoes an earlier accept); None otherwise."""
+    drug = [s for s in scans if s.component == "drug"]
+    return drug[-1].scanned_at if drug and drug[-1].verdict == "accept" else None
 
 
 def record_json(record: Any, *drop: str) -> dict[str, Any]:

@@ -16,9 +16,15 @@ from typing import Any
 from tarla.domain.bench import judge_step, steps_for
 from tarla.domain.errors import InvalidInput
 from tarla.services import audit
-from tarla.services._common import actor_with, aware, preparation_or_404, record_json
+from tarla.services._common import (
+    accepted_drug_scan_at,
+    actor_with,
+    aware,
+    preparation_or_404,
+    record_json,
+)
 from tarla.services.ports import UnitOfWork
-from tarla.services.records import PreparationStepRecord, ScanRecord
+from tarla.services.records import PreparationStepRecord
 from tarla.services.scope import scope_of
 from tarla.services.vocab import PreparationEvent, PreparationStatus, Role
 
@@ -37,12 +43,6 @@ def measured_decimal(value: float | None) -> Decimal | None:
     if not math.isfinite(value):
         raise InvalidInput("measured_ml", f"{value!r} is not a volume in mL")
     return Decimal(repr(float(value)))
-
-
-def _drug_scan_accepted(scans: Iterable[ScanRecord]) -> bool:
-    """The latest scan of the drug vial was accepted (a refused rescan undoes an accept)."""
-    drug = [s for s in scans if s.component == "drug"]
-    return bool(drug) and drug[-1].verdict == "accept"
 
 
 def step_json(s: PreparationStepRecord) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def confirm_step(uow: UnitOfWork, *, preparation_id: int, step: str, actor: str,
             dose_mg=prep.dose_mg, done=[s.step for s in steps], step=step, measured_ml=measured,
             inspection=inspection,
             reconstituted=any(e.event == PreparationEvent.RECONSTITUTED.value for e in events),
-            drug_scan_accepted=_drug_scan_accepted(uow.preparations.scans(pid)))
+            drug_scan_accepted=accepted_drug_scan_at(uow.preparations.scans(pid)) is not None)
         if not verdict.allowed:
             field = verdict.refusals[0][0]
             raise InvalidInput(field, "; ".join(text for _, text in verdict.refusals))

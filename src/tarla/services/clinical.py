@@ -16,6 +16,7 @@ from tarla.domain import course as core
 from tarla.domain import release
 from tarla.domain.errors import InvalidInput
 from tarla.domain.identification import ID_BAG, normalise_scan, read_label_barcode
+from tarla.domain.infusion import short_infusion
 from tarla.domain.toxicity import GRADED_TESTS
 from tarla.label.products import DOSES_MG
 from tarla.label.toxicity import EventType
@@ -609,8 +610,6 @@ def _hang(uow: UnitOfWork, prep: PreparationRecord, bag: release.Bag, started_at
 
 
 def _short(started_at: datetime, ended_at: datetime) -> list[str]:
-    from tarla.domain.infusion import short_infusion
-
     flag = short_infusion(started_at, ended_at)
     return [] if flag is None else [f"{flag.text} [{flag.rule}]"]
 

@@ -19,6 +19,7 @@ from tarla.domain.identification import normalise_scan
 from tarla.label.products import DOSES_MG, Component
 from tarla.services import audit
 from tarla.services._common import (
+    accepted_drug_scan_at,
     actor_with,
     aware,
     bag_of,
@@ -128,11 +129,6 @@ def start_preparation(uow: UnitOfWork, *, course_id: int, actor: str, now: datet
         return _result(uow, prep)
 
 
-def _accepted_drug_scan_at(uow: UnitOfWork, prep: PreparationRecord) -> datetime | None:
-    drug = [s for s in uow.preparations.scans(prep.id) if s.component == "drug"]  # type: ignore[arg-type]
-    return drug[-1].scanned_at if drug and drug[-1].verdict == "accept" else None
-
-
 def advance_preparation(uow: UnitOfWork, *, preparation_id: int, event: str, at: datetime,
                         actor: str, now: datetime,
                         expected_version: int | None = None) -> PreparationResult:
@@ -163,7 +159,8 @@ def advance_preparation(uow: UnitOfWork, *, preparation_id: int, event: str, at:
         done = [s.step for s in uow.preparations.steps(prep.id)]  # type: ignore[arg-type]
         gate = release.may_advance(
             bag=bag, event=ev.value, at=at, now=now, zone=zone,
-            drug_scan_accepted_at=_accepted_drug_scan_at(uow, prep),
+            drug_scan_accepted_at=accepted_drug_scan_at(
+                uow.preparations.scans(prep.id)),  # type: ignore[arg-type]
             missing_steps=missing_steps(prep.dose_mg, done, ev.value)
             if ev.value in ("reconstituted", "bag_prepared") else ())
         if not gate.allowed:
