@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helpers import read_barcodes
-from tarla.adapters.pdf import LabelData, render_bag_label, render_wristband
+from tarla.adapters.pdf import LabelData, render_bag_label, render_worksheet, render_wristband
 from tarla.cli import main
 from tarla.domain.clock import ClockEvent, EventKind, evaluate_clock
 from tarla.domain.errors import InvalidInput
@@ -140,7 +140,7 @@ NY = ZoneInfo("America/New_York")
 WRISTBAND_PX = (2953, 295)  # 250 x 25 mm at 300 dpi
 
 
-def label_data(preparation_id: int | None) -> LabelData:
+def label_data(preparation_id: int | None, label_version: str = "US-PI-2025-11") -> LabelData:
     now = datetime(2026, 12, 15, 8, 45, tzinfo=NY)
     events = [ClockEvent(EventKind.RECONSTITUTED, datetime(2026, 12, 15, 8, 0, tzinfo=NY)),
               ClockEvent(EventKind.BAG_PREPARED, datetime(2026, 12, 15, 8, 30, tzinfo=NY))]
@@ -149,7 +149,8 @@ def label_data(preparation_id: int | None) -> LabelData:
         order_id="PREP-42", slot="C1D8", prescriber=None, plan=plan_preparation(10),
         clock=evaluate_clock(events, now, NY), bag_prepared_at=events[1].at, scans=(),
         prepared_by="Ngozi Okoro, PharmD", checked_by="Lars Berg, PharmD",
-        bag_material="polyolefin", printed_at=now, zone=NY, preparation_id=preparation_id)
+        bag_material="polyolefin", printed_at=now, zone=NY, label_version=label_version,
+        preparation_id=preparation_id)
 
 
 def test_bag_label_barcode_reads_back_as_prep_and_the_preparation_id(tmp_path, artifacts):
@@ -169,7 +170,21 @@ def test_bag_label_barcode_of_a_long_preparation_id_reads_back(tmp_path):
 def test_bag_label_printed_outside_the_records_has_no_barcode_and_says_so(tmp_path):
     pdf = render("bag", RECORD, tmp_path / "cli-bag.pdf", tmp_path)
     assert read_barcodes(pdf, tmp_path) == []
-    assert "No bag barcode: printed outside the records" in text_of(pdf)
+    text = text_of(pdf)
+    assert "No bag barcode: printed outside the records" in text
+    assert "Label US-PI-2025-11 · " in text  # no course: the built-in label
+
+
+@pytest.mark.parametrize(("render_pdf", "line"), [
+    (render_bag_label, "Label US-PI-2026-UNCONFIRMED · "),
+    (render_worksheet, "Label version US-PI-2026-UNCONFIRMED. Printed "),
+])
+def test_a_course_on_another_label_version_prints_that_version_not_the_built_in_one(
+        tmp_path, render_pdf, line):
+    pdf = render_pdf(label_data(42, label_version="US-PI-2026-UNCONFIRMED"), tmp_path / "x.pdf")
+    text = text_of(pdf)
+    assert line in text
+    assert "US-PI-2025-11" not in text
 
 
 def test_wristband_barcodes_read_back_as_the_mrn_on_both_halves_of_the_band(tmp_path, artifacts):

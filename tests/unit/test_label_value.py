@@ -25,10 +25,12 @@ from tarla.label.value import (
 )
 
 #: sha256 of the built-in rows. A change to any row of US-PI-2025-11 changes it: a changed
-#: label is a new version (a revision file), never an edit in place (label-facts §8).
-BUILT_IN_HASH = "1a9b2d9c8cc05631b14be5a14442685b201677add0d1adbd91572a4daa8aa4a2"
+#: label is a new version (a revision file), never an edit in place (label-facts §8). (Changed
+#: once, with the same ids, tags, texts and values, when the engine began reading its rows from
+#: the label value: see ``_EARLIER_BUILT_IN_HASHES`` in tarla.services.label.)
+BUILT_IN_HASH = "d2440ee513c1acfcb60090fb6d8dbcd6ca4e88c4dd7ead02889202fc653cd99f"
 SHIPPED = "US-PI-2026-UNCONFIRMED"
-SHIPPED_HASH = "8232537ee3af7c8ad3bb6c3392f121a7562236ffe85f0405f2433efb9b6bfafb"
+SHIPPED_HASH = "c8624c1d5ff5a67a9e9bab98e6e8c6b6f51af1274c6ea2b065ed5353e52be4db"
 C1_MONITORING = "T1-MON-C1D1-D8"
 
 

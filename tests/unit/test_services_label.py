@@ -320,15 +320,17 @@ def test_a_course_on_a_revision_reads_the_sign_offs_of_that_version_and_hash(
     course = enrol(store, "M1")
     sign(store, C1D1_UNVERIFIED)  # of the built-in version: not the course's
     d = queries.evaluate_patient(uow(store), now=T0, viewer=OPERATOR, course_id=course)
-    assert d["unverified_unsigned"] == C1D1_UNVERIFIED
-    assert d["course_label_version"] == SHIPPED and d["label_version"] == LABEL_VERSION
-    res = sign(store, C1D1_UNVERIFIED, label_version=SHIPPED)
+    # computed with the revision's rows: its C1D1 monitoring row is UNVERIFIED there
+    assert d["unverified_unsigned"] == [*C1D1_UNVERIFIED, "T1-MON-C1D1-D8"]
+    assert d["course_label_version"] == SHIPPED and d["label_version"] == SHIPPED
+    res = sign(store, [*C1D1_UNVERIFIED, "T1-MON-C1D1-D8"], label_version=SHIPPED)
     assert res.content_hash != BUILT_IN_HASH
     d = queries.evaluate_patient(uow(store), now=T0, viewer=OPERATOR, course_id=course)
     assert d["unverified_unsigned"] == []
     assert {r["rule"]: r["signed_off"] for r in d["reasons"] if r["tag"] == "UNVERIFIED"} == {
         "T3-DEXAMETHASONE": {"by": "rph1 (name)", "on": "2026-12-01"},
-        "T3-SALINE": {"by": "rph1 (name)", "on": "2026-12-01"}}
+        "T3-SALINE": {"by": "rph1 (name)", "on": "2026-12-01"},
+        "T1-MON-C1D1-D8": {"by": "rph1 (name)", "on": "2026-12-01"}}
 
 
 # --------------------------------------------------------------------------- the read layer
@@ -362,10 +364,106 @@ def test_the_rules_overview_counts_the_courses_pinned_to_each_version(store: Fak
     label.register_revision(uow(store), text=shipped_text(), actor="rph1", now=T0)
     view = label.rules_overview(uow(store), site_code="NYC", viewer=Scope(site_id(store, "NYC")),
                                 label_version=SHIPPED)
-    assert [(v.version, v.courses, v.new_courses, v.note) for v in view.versions] == [
-        (LABEL_VERSION, 1, True, None), (SHIPPED, 0, False, label.ENGINE_NOTE)]
+    assert [(v.version, v.courses, v.new_courses) for v in view.versions] == [
+        (LABEL_VERSION, 1, True), (SHIPPED, 0, False)]
     assert view.label.version == SHIPPED and view.in_force == view.label.content_hash
-    assert label.ENGINE_NOTE == ("loaded for review; decisions compute with US-PI-2025-11 rows "
-                                 "until the engine reads versions")
     with pytest.raises(NotFound):
         label.rules_overview(uow(store), site_code="NYC", viewer=Scope(site_id(store, "BRX")))
+
+
+# --------------------------------------------------------------------------- moving a course
+
+MOVE_REASON = "P&T adopted the 2026 revision for courses still in cycle 1"
+
+
+def move(store: FakeStore, course: int, *, version: str = SHIPPED, actor: str = "dr",
+         reason: str = MOVE_REASON, password: str = PASSWORD,
+         at: datetime = T0 + timedelta(hours=1)) -> label.CourseVersionResult:
+    return label.move_course_to_version(uow(store), course_id=course, label_version=version,
+                                        actor=actor, reason=reason, password=password,
+                                        password_check=verify_password, now=at)
+
+
+def course_version(store: FakeStore, course: int) -> str:
+    return store.tables["courses"].rows[course].label_version  # type: ignore[no-any-return]
+
+
+def test_a_physician_moves_one_course_to_a_revision_with_a_reason_and_it_is_audited(
+        store: FakeStore) -> None:
+    first, second = enrol(store, "M1"), enrol(store, "M2")
+    label.register_revision(uow(store), text=shipped_text(), actor="rph1", now=T0)
+    with uow(store).readonly() as u:
+        assert label.versions_to_move_to(u, course_id=first,
+                                         viewer=Scope(site_id(store, "NYC"))) == (SHIPPED,)
+    res = move(store, first)
+    assert (res.course_id, res.previous, res.label_version) == (first, LABEL_VERSION, SHIPPED)
+    assert [course_version(store, c) for c in (first, second)] == [SHIPPED, LABEL_VERSION]
+    entry = store.audit[-1]
+    assert (entry.action, entry.actor, entry.entity_type, entry.entity_id) == (
+        "course.move_label_version", "dr", "course", str(first))
+    assert (entry.before["label_version"], entry.after["label_version"], entry.after["reason"],
+            entry.after["signature"], entry.after["site"]) == (
+        LABEL_VERSION, SHIPPED, MOVE_REASON, "password re-entered", "NYC")
+    with uow(store).readonly() as u:  # and back again: the built-in version is a choice now
+        assert label.versions_to_move_to(u, course_id=first,
+                                         viewer=Scope(site_id(store, "NYC"))) == (LABEL_VERSION,)
+        assert u.label.pinned_courses(site_id(store, "NYC")) == {LABEL_VERSION: 1, SHIPPED: 1}
+    assert move(store, first, version=LABEL_VERSION).label_version == LABEL_VERSION
+
+
+@pytest.mark.parametrize("actor, error", [
+    ("rn", Forbidden), ("rph1", Forbidden), ("admin", Forbidden),  # a physician's decision
+    ("dr.brx", NotFound),  # another site's physician: the course is not theirs to see
+])
+def test_only_a_physician_of_the_courses_site_moves_it(store: FakeStore, actor: str,
+                                                       error: type[Exception]) -> None:
+    course = enrol(store, "M1")
+    label.register_revision(uow(store), text=shipped_text(), actor="rph1", now=T0)
+    before = written(store)
+    with pytest.raises(error) as refused:
+        move(store, course, actor=actor)
+    if error is Forbidden:
+        assert "needs the physician role" in str(refused.value)
+    else:  # the very answer a course that does not exist gets
+        with pytest.raises(NotFound) as nobodys:
+            move(store, 999, actor=actor)
+        assert str(refused.value) == str(nobodys.value).replace("999", str(course))
+    assert written(store) == before and course_version(store, course) == LABEL_VERSION
+
+
+@pytest.mark.parametrize("version, password, reason, field, error", [
+    ("US-PI-2099", PASSWORD, MOVE_REASON, "label_version", InvalidInput),  # not registered
+    ("", PASSWORD, MOVE_REASON, "label_version", InvalidInput),
+    (LABEL_VERSION, PASSWORD, MOVE_REASON, "label_version", AlreadyRecorded),  # its own
+    (SHIPPED, "correct horse batterY", MOVE_REASON, "password", InvalidInput),
+    (SHIPPED, "", MOVE_REASON, "password", InvalidInput),
+    (SHIPPED, PASSWORD, "   ", "reason", InvalidInput),
+    (SHIPPED, PASSWORD, "x" * 2001, "reason", InvalidInput),
+])
+def test_a_move_is_refused_naming_the_field_and_nothing_changes(
+        store: FakeStore, version: str, password: str, reason: str, field: str,
+        error: type[Exception]) -> None:
+    course = enrol(store, "M1")
+    label.register_revision(uow(store), text=shipped_text(), actor="rph1", now=T0)
+    before = written(store)
+    with pytest.raises(error) as refused:
+        move(store, course, version=version, password=password, reason=reason)
+    assert refused.value.field == field  # type: ignore[attr-defined]
+    assert written(store) == before and course_version(store, course) == LABEL_VERSION
+
+
+def test_a_course_does_not_move_to_a_label_of_another_drug(store: FakeStore) -> None:
+    course = enrol(store, "M1")
+    with uow(store) as u:
+        u.label.add_version(LabelVersionRecord(id="OTHER-PI-1", source="another drug's PI",
+                                               registered_at=T0, drug="otherumab",
+                                               content_hash="0" * 64), [])
+        u.commit()
+    with uow(store).readonly() as u:
+        assert label.versions_to_move_to(u, course_id=course,
+                                         viewer=Scope(site_id(store, "NYC"))) == ()
+    before = written(store)
+    with pytest.raises(InvalidInput) as refused:
+        move(store, course, version="OTHER-PI-1")
+    assert refused.value.field == "label_version" and "otherumab" in refused.value.message
+    assert written(store) == before and course_version(store, course) == LABEL_VERSION

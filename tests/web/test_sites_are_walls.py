@@ -208,6 +208,8 @@ CHART_BODY = lambda i: {"started_at": i["iso"],  # noqa: E731
                         "patient_scan": wristband_barcode(i["mrn"]),
                         "bag_scan": label_barcode(i["ready"]), "idempotency_key": "walls-api-2"}
 REASON = {"reason": "CRS settled on tocilizumab; benefit outweighs the risk"}
+MOVE = {"label_version": LABEL_VERSION, "reason": "P&T adopted this version",
+        "password": PASSWORD}
 CRS_BODY = {"kind": "CRS", "assessed_at": NOW.isoformat(),
             "inputs": {"temperature_c": 37.0, "hypotension": False, "oxygen": "none"}}
 
@@ -282,6 +284,11 @@ CASES: tuple[Case, ...] = (
          {"course_id": "stepup"}, body=CHART_BODY),
     Case("POST", "/api/v1/courses/{course_id}/releases", "physician", _ok(201),
          {"course_id": "held"}, body=lambda i: REASON),
+    # (moving a course to the version it is already on: refused for that, not for the site)
+    Case("POST", "/courses/{course_id}/label-version", "physician", _ok(409),
+         {"course_id": "new"}, form=lambda i: MOVE),
+    Case("POST", "/api/v1/courses/{course_id}/label-version", "physician", _ok(409),
+         {"course_id": "new"}, body=lambda i: MOVE),
     Case("POST", "/api/v1/adverse-events/{event_id}/resolve", "physician", _ok(200),
          {"event_id": "event"}, body=lambda i: {"resolved_at": i["iso"]}),
     Case("POST", "/api/v1/preparations/{preparation_id}/completed", "nurse", _ok(200),

@@ -153,8 +153,7 @@ def test_the_diff_page_shows_the_changed_rows_of_the_shipped_revision(as_role: A
     changed = changed[:changed.index("</tr>")]
     assert "tag, text" in changed and "SEED" in changed and "UNVERIFIED" in changed
     assert "reportedly shortens this monitoring" in changed
-    assert ("loaded for review; decisions compute with US-PI-2025-11 rows until the engine "
-            "reads versions") in html
+    assert "Courses on each version are computed with that version's rows" in html
     assert audit_actions(app)[-1] == "label.register"
     again = c.post("/rules/versions", data={"shipped": SHIPPED})
     assert again.status_code == 422 and "is already registered" in again.text
@@ -183,12 +182,14 @@ def test_new_courses_start_on_the_version_the_site_chose(as_role: Any, app: Any,
     assert r.status_code == 303
     page = c.get(f"/rules?version={SHIPPED}").text
     assert f"start on <strong>{SHIPPED}</strong>" in page
-    assert "Label US-PI-2026-UNCONFIRMED is loaded for review" in page
-    course = clinical.enrol_patient(
+    assert ("Courses on label US-PI-2026-UNCONFIRMED (started on it, or moved to it by a "
+            "physician) are computed with its rows.") in page
+    enrolled = clinical.enrol_patient(
         app.state.bootstrapped.uow(), site_code="DEMO", mrn="MRN-NEW", family_name="New",
         given_name="Course", birth_date=date(1961, 5, 5), diagnosis="ES-SCLC",
         progressed_after_platinum=True, start_date=TODAY, actor=USERS["physician"],
-        now=NOW).course_id
+        now=NOW)
+    course = enrolled.course_id
     uow = app.state.bootstrapped.uow()
     with uow.readonly():
         pinned = uow.label.pinned_courses(uow.sites.by_code("DEMO").id)  # type: ignore[union-attr]
@@ -199,6 +200,14 @@ def test_new_courses_start_on_the_version_the_site_chose(as_role: Any, app: Any,
     assert audit_actions(app)[-2:] == ["label.set_site_version", "patient.enrol"]
     bedside = as_role("nurse").get(f"/patients/{world.patients['new']}").text
     assert "started on label" not in bedside  # an existing course keeps its version
+    # The new course is computed with the revision's rows (its C1D1/C1D8 monitoring row is
+    # UNVERIFIED there); an existing course still with the built-in ones (SEED).
+    new = as_role("nurse").get(f"/api/v1/patients/{enrolled.patient_id}/evaluation").json()
+    old = as_role("nurse").get(f"/api/v1/patients/{world.patients['new']}/evaluation").json()
+    tags = {d["label_version"]: {r["rule"]: r["tag"] for r in d["reasons"]} for d in (new, old)}
+    assert tags[SHIPPED]["T1-MON-C1D1-D8"] == "UNVERIFIED"
+    assert tags["US-PI-2025-11"]["T1-MON-C1D1-D8"] == "SEED"
+    assert "T1-MON-C1D1-D8" in new["unverified_unsigned"]
 
 
 def test_a_nurse_reads_the_rules_but_cannot_sign_revoke_or_choose(as_role: Any) -> None:

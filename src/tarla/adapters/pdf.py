@@ -40,7 +40,6 @@ from tarla.domain.clock import ClockReport, ClockStatus
 from tarla.domain.errors import InvalidInput
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.domain.preparation import PreparationPlan
-from tarla.label import LABEL_VERSION
 from tarla.label.preparation import NO_RE_REFRIGERATION, REFRIGERATED_LIMIT, ROOM_TEMPERATURE_LIMIT
 
 __all__ = ["ScanRecord", "BenchRow", "LabelData", "render_bag_label", "render_worksheet", "render_wristband",
@@ -120,6 +119,9 @@ class LabelData:
     bag_material: str | None
     printed_at: datetime
     zone: tzinfo  # the site's IANA zone, for EST/EDT names on the label
+    # The label version printed: the course's own (``CourseRecord.label_version``), or the
+    # built-in one for a label printed outside the records (``tarla label``).
+    label_version: str
     # The preparation on record: its bag barcode is scanned at the bedside. None for a label
     # printed outside the records (``tarla label``), which then says it has no barcode.
     preparation_id: int | None = None
@@ -310,7 +312,7 @@ def render_bag_label(d: LabelData, out: Path) -> Path:
         story.append(_p(f"CLOCK STATUS: {c.status.value.upper()}", st["bold"]))
     story += [
         Spacer(1, 1 * mm),
-        _p(f"Label {LABEL_VERSION} · {ROOM_TEMPERATURE_LIMIT.rule_id}, "
+        _p(f"Label {d.label_version} · {ROOM_TEMPERATURE_LIMIT.rule_id}, "
            f"{REFRIGERATED_LIMIT.rule_id}, {NO_RE_REFRIGERATION.rule_id} · printed "
            f"{_short(d.printed_at, d.zone)}", st["small"]),
     ]
@@ -357,7 +359,7 @@ def render_worksheet(d: LabelData, out: Path, bench: Sequence[BenchRow] = ()) ->
 
     story: list[Flowable] = [
         cell("IMDELLTRA (tarlatamab-dlle) compounding worksheet", "title"),
-        cell(f"Label version {LABEL_VERSION}. Printed {format_moment(d.printed_at, d.zone)}.",
+        cell(f"Label version {d.label_version}. Printed {format_moment(d.printed_at, d.zone)}.",
              "small"),
         cell("Patient and order", "h2"),
         _grid([[cell("Patient", "bold"), cell(f"{d.patient_name} · {_patient_line(d)}")],

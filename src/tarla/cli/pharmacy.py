@@ -23,6 +23,7 @@ from tarla.domain.errors import InvalidInput
 from tarla.domain.ndc import is_valid_gtin
 from tarla.domain.preparation import check_dose, plan_preparation
 from tarla.domain.verification import ScannedItem, verify_scan
+from tarla.label import LABEL_VERSION
 from tarla.label.products import Component
 from tarla.schemas import load_zone
 from tarla.schemas.pharmacy import (
@@ -308,7 +309,8 @@ def _label(args: argparse.Namespace) -> int:
         order_id=req.order.order_id, slot=req.order.slot, prescriber=req.order.prescriber,
         plan=plan, clock=report, bag_prepared_at=bag_prepared, scans=tuple(records),
         prepared_by=req.prepared_by, checked_by=req.checked_by, bag_material=req.bag_material,
-        printed_at=now.astimezone(zone), zone=zone)
+        # outside the records: no course, so the built-in label these calculators use
+        printed_at=now.astimezone(zone), zone=zone, label_version=LABEL_VERSION)
     out = Path(args.out)
     try:
         render = pdf.render_bag_label if args.kind == "bag" else pdf.render_worksheet

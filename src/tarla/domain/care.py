@@ -1,16 +1,24 @@
 """The care around one dose: premedication, post-infusion fluids, labs, monitoring, proximity.
 
-Pure: reads only :mod:`tarla.label` rows. ``care_for`` answers for a (cycle, day) slot; the
-course engine decides which slot's care applies (a restart step-up may borrow Cycle 1 care).
+Pure: reads only the rows of the label passed in (:class:`~tarla.label.rules.Rules`).
+``care_for`` answers for a (cycle, day) slot; the course engine decides which slot's care
+applies (a restart step-up may borrow Cycle 1 care).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from tarla.label import concomitant, labs, monitoring
-from tarla.label.monitoring import Anchor, MonitoringKind, MonitoringTier, Proximity
+from tarla.label import concomitant
+from tarla.label.monitoring import (
+    Anchor,
+    ExtendedMonitoring,
+    MonitoringKind,
+    MonitoringTier,
+    Proximity,
+)
 from tarla.label.rows import Citation, cite
+from tarla.label.rules import BUILTIN_RULES, Rules
 
 __all__ = ["Medication", "Monitoring", "Care", "care_for", "with_extended_monitoring"]
 
@@ -49,34 +57,36 @@ def _meds(rows: tuple[concomitant.Medication, ...]) -> tuple[Medication, ...]:
     return tuple(Medication(r.drug, r.dose, r.route, r.timing, r.rule_id, str(r.tag)) for r in rows)
 
 
-def _monitoring(tier: MonitoringTier) -> Monitoring:
+def _monitoring(tier: MonitoringTier | ExtendedMonitoring) -> Monitoring:
     return Monitoring(tier.kind, tier.hours_min, tier.hours_max, tier.anchor, tier.rule_id)
 
 
-def care_for(cycle: int, day: int) -> Care:
+def care_for(cycle: int, day: int, rules: Rules = BUILTIN_RULES) -> Care:
     """Care the label gives the dose of Cycle ``cycle`` Day ``day`` (no toxicity history)."""
     reasons: list[Citation] = []
-    days = concomitant.CONCOMITANT_DAYS
+    days = rules.concomitant_days
     if cycle == days.cycle and day in days.days:
-        pre = _meds(concomitant.PREMEDICATION)
-        post = _meds(concomitant.POST_INFUSION)
+        pre = _meds(rules.premedication)
+        post = _meds(rules.post_infusion)
         reasons.append(cite(days))
-        reasons.extend(cite(r) for r in (*concomitant.PREMEDICATION, *concomitant.POST_INFUSION))
+        reasons.extend(cite(r) for r in (*rules.premedication, *rules.post_infusion))
     else:
         pre, post = (), ()
-    lab_rule = labs.requirement_for(cycle, day)
+    lab_rule = rules.labs_for(cycle, day)
     reasons.append(cite(lab_rule))
-    tier = monitoring.tier_for(cycle, day)
+    tier = rules.tier_for(cycle, day)
     reasons.append(cite(tier))
-    reasons.append(cite(concomitant.HYDRATION))
+    reasons.append(cite(rules.hydration))
     return Care(premedication=pre, post_infusion=post, labs_before=lab_rule.tests,
                 monitoring=_monitoring(tier), proximity=tier.proximity,
-                hydration=concomitant.HYDRATION.text, reasons=tuple(reasons))
+                hydration=rules.hydration.text, reasons=tuple(reasons))
 
 
-def with_extended_monitoring(care: Care, because: tuple[Citation, ...]) -> Care:
-    """The same care with the post-toxicity 22-24 h facility monitoring (label-facts §3, §6)."""
-    tier = monitoring.EXTENDED_AFTER_TOXICITY
+def with_extended_monitoring(care: Care, because: tuple[Citation, ...],
+                             rules: Rules = BUILTIN_RULES) -> Care:
+    """The same care with the label's post-toxicity facility monitoring (label-facts §3, §6:
+    22-24 h for the built-in label)."""
+    tier = rules.extended_monitoring
     current = care.monitoring
     if (current.kind is tier.kind and current.hours_min >= tier.hours_min
             and current.hours_max >= tier.hours_max and current.anchor is tier.anchor):

@@ -4,6 +4,13 @@ it may be given now.
 Pure and deterministic: the caller passes ``as_of`` (tz-aware) and the site's zone. Calendar
 rules (day counts, due dates) use site-local dates; nothing here reads a clock.
 
+The label is a parameter: :attr:`CourseInput.rules` is one label version's rows as the engine
+reads them (:func:`tarla.label.rules.rules_of`), with the lookups of the hot path built once per
+label. A course pinned to another version computes with that version's rows; the default is
+the built-in label (:data:`~tarla.label.rules.BUILTIN_RULES`). The engine's shape is one
+step-up dose, then a full dose at the intervals of the schedule table; the doses, days,
+intervals, care tiers, Table 4 windows and toxicity rows are all the label's.
+
 Reading of the label used for restart step-ups (label-facts §3 "dates move with actual doses"
 and §5): slot labels continue in sequence, so the 1 mg restart dose takes the label of the slot
 that was due and the 10 mg a week later takes the next one; for Table 4 the restart 1 mg counts
@@ -16,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
@@ -25,10 +31,11 @@ from tarla.domain.timestamps import aware as _aware
 
 if TYPE_CHECKING:
     from tarla.domain.toxicity import GradedLab
-from tarla.label import LABEL_VERSION, eligibility, restart, schedule
-from tarla.label.products import DOSES_MG
+from tarla.label import restart
+from tarla.label.eligibility import Concern
 from tarla.label.restart import LastDose, RestartAction
 from tarla.label.rows import Citation, Provenance, RuleRow, cite
+from tarla.label.rules import BUILTIN_RULES, Rules
 from tarla.label.schedule import PlannedSlot
 from tarla.label.toxicity import EventType
 
@@ -36,6 +43,7 @@ __all__ = [
     "Administration", "AdverseEvent", "LabResult", "Patient", "Policy", "CourseInput",
     "DoseKind", "DecisionAction", "GivenDose", "NextDose", "Warning", "Decision", "PlannedDose",
     "derive_slots", "evaluate", "plan_course", "slot_at", "local_date", "resume_point",
+    "Rules", "BUILTIN_RULES",
 ]
 
 
@@ -102,6 +110,8 @@ class CourseInput:
     #: no ``prior``), the first dose is due on this date: WAIT before it, GIVE from it.
     #: None: the first dose is due as of ``as_of``'s date.
     start_date: date | None = None
+    #: The label version the course is pinned to, as the engine reads it.
+    rules: Rules = BUILTIN_RULES
 
 
 # --------------------------------------------------------------------------- outputs
@@ -191,36 +201,17 @@ def local_date(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
-# The first slots of the planned course and their care, built once at import and never
-# changed: FastAPI runs evaluations in many threads at once, and the engine keeps no state that
-# one of them could be filling while another reads it. 260 slots are about 10 years of doses
-# every 2 weeks; a slot beyond is computed from the rows each time it is asked for.
-_SLOTS: tuple[PlannedSlot, ...] = tuple(schedule.planned_slot(i) for i in range(260))
-_INTERVALS: tuple[int, ...] = tuple(s.rule.interval_days or 0 for s in _SLOTS)  # 0 for C1D1
-_DOSES: tuple[int, ...] = tuple(s.rule.dose_mg for s in _SLOTS)
-_PRECOMPUTED = len(_SLOTS)
-_SLOT_CARE: tuple[Care, ...] = tuple(care_for(s.cycle, s.day) for s in _SLOTS)
+def slot_at(index: int, rules: Rules = BUILTIN_RULES) -> PlannedSlot:
+    """The ``index``-th slot of ``rules``' planned course (0 is C1D1)."""
+    return rules.slot(index)
 
 
-def slot_at(index: int) -> PlannedSlot:
-    """The ``index``-th slot of the planned course (0 is C1D1)."""
-    if 0 <= index < _PRECOMPUTED:
-        return _SLOTS[index]
-    try:
-        return schedule.planned_slot(index)
-    except ValueError as exc:
-        raise InvalidInput("slot_index", str(exc)) from None
+def _care_of(slot: PlannedSlot, rules: Rules) -> Care:
+    return care_for(slot.cycle, slot.day, rules)
 
 
-def _care_of(slot: PlannedSlot) -> Care:
-    """``care_for`` the slot (precomputed for the first slots)."""
-    if slot.index < _PRECOMPUTED:
-        return _SLOT_CARE[slot.index]
-    return care_for(slot.cycle, slot.day)
-
-
-def _family(slot: PlannedSlot, dose_mg: int, restart_step: int) -> LastDose:
-    if dose_mg == _ONE_MG:
+def _family(slot: PlannedSlot, dose_mg: int, restart_step: int, rules: Rules) -> LastDose:
+    if dose_mg == rules.step_up_dose:
         return _FAMILY_1MG
     if slot.index <= 1 or restart_step == 2:
         return _FAMILY_FIRST_10MG
@@ -237,6 +228,7 @@ class _Expectation(NamedTuple):
     interval_row: RuleRow  # the row that set the interval (a Table 1 slot or the step-up gap)
     table4_row: restart.RestartRow | None  # set when the dose is late or a restart
     last_date: date | None
+    step_gap_row: RuleRow
 
     def rules(self) -> tuple[Citation, ...]:
         """The citations behind this expectation (built only when someone reads them)."""
@@ -245,78 +237,69 @@ class _Expectation(NamedTuple):
         if row is not None and self.last_date is not None:
             detail = f"{self.days_since_last} days since the last dose on {self.last_date}"
             if row.action is RestartAction.STEP_UP:
-                out = [cite(row, f"{row.text} ({detail})"), cite(restart.RESTART_STEP_UP_GAP)]
+                out = [cite(row, f"{row.text} ({detail})"), cite(self.step_gap_row)]
             else:
                 out.append(cite(row, f"{row.text} ({detail}; it was due {self.due_date})"))
         return tuple(out)
 
 
-# Precomputed views of the label rows for the hot path (the rows stay the only source).
-_ONE_MG = schedule.SLOT_RULES[0].dose_mg
-_TEN_MG = schedule.SLOT_RULES[1].dose_mg
-_STEP_GAP = restart.RESTART_STEP_UP_GAP.days
-_CONTINUE_LIMIT = MappingProxyType({row.after: row for row in restart.RESTART_ROWS
-                                    if row.action is RestartAction.CONTINUE})
-_STEP_UP_ROW = MappingProxyType({row.after: row for row in restart.RESTART_ROWS
-                                 if row.action is RestartAction.STEP_UP})
 _PLANNED, _CONTINUE, _STEP_UP = DoseKind.PLANNED, DoseKind.RESTART_CONTINUE, DoseKind.RESTART_STEP_UP
 _FAMILY_1MG, _FAMILY_FIRST_10MG, _FAMILY_LATER_10MG = (LastDose.STEP_UP_1MG, LastDose.FIRST_10MG,
                                                        LastDose.LATER_10MG)
 
 
-_CONTINUE_MAX = MappingProxyType({fam: (row.max_days if row.max_days is not None else 1 << 30)
-                                  for fam, row in _CONTINUE_LIMIT.items()})
-
-
-def _step(last_index: int, last_ord: int, last_dose: int, last_step: int, family: LastDose,
-          on_ord: int) -> tuple[int, int, int, DoseKind, int, int, bool, bool]:
+def _step(rules: Rules, last_index: int, last_ord: int, last_dose: int, last_step: int,
+          family: LastDose, on_ord: int) -> tuple[int, int, int, DoseKind, int, int, bool, bool]:
     """Table 1 + Table 4 on plain numbers (dates as ordinals), for the hot loop.
 
     Returns (slot index, dose, due ordinal, kind, restart step, days since last dose,
     interval set by the step-up gap?, Table 4 row applies?)."""
     following = last_index + 1
-    if following < _PRECOMPUTED:
-        planned_interval, planned_dose = _INTERVALS[following], _DOSES[following]
+    if following < len(rules.intervals):
+        planned_interval, planned_dose = rules.intervals[following], rules.planned_doses[following]
     else:
-        rule = slot_at(following).rule
+        rule = rules.slot(following).rule
         planned_interval, planned_dose = rule.interval_days or 0, rule.dose_mg
     days = on_ord - last_ord
-    if last_step == 1 or (last_dose == _ONE_MG and last_index > 0):
-        # After a 1 mg step-up given outside C1D1, the 10 mg follows one week later.
-        interval, gap, next_step = _STEP_GAP, True, (2 if last_step == 1 else 0)
+    step_up_dose = rules.step_up_dose
+    if last_step == 1 or (last_dose == step_up_dose and last_index > 0):
+        # After a step-up dose given outside C1D1, the full dose follows one step gap later.
+        interval, gap, next_step = rules.step_gap.days, True, (2 if last_step == 1 else 0)
     else:
         interval, gap, next_step = planned_interval, False, 0
     due = last_ord + interval
-    if days > _CONTINUE_MAX[family]:
-        return following, _ONE_MG, on_ord, _STEP_UP, 1, days, gap, True
+    if days > rules.continue_max[family]:
+        return following, step_up_dose, on_ord, _STEP_UP, 1, days, gap, True
     late = on_ord > due
     if next_step == 2:
-        return following, _TEN_MG, due, _STEP_UP, 2, days, gap, late
+        return following, rules.full_dose, due, _STEP_UP, 2, days, gap, late
     return following, planned_dose, due, _CONTINUE if late else _PLANNED, 0, days, gap, late
 
 
-def _expect(last: GivenDose | None, on: date) -> _Expectation:
+def _expect(last: GivenDose | None, on: date, rules: Rules) -> _Expectation:
     """What the label calls for on local date ``on`` after the last dose given."""
     if last is None:
-        first = slot_at(0)
-        return _Expectation(first, first.dose_mg, None, _PLANNED, 0, None, first.rule, None, None)
+        first = rules.slot(0)
+        return _Expectation(first, first.dose_mg, None, _PLANNED, 0, None, first.rule, None, None,
+                            rules.step_gap)
     index, dose, due, kind, step, days, gap, t4 = _step(
-        last.slot.index, last.local_date.toordinal(), last.dose_mg, last.restart_step,
+        rules, last.slot.index, last.local_date.toordinal(), last.dose_mg, last.restart_step,
         last.family, on.toordinal())
-    slot = slot_at(index)
-    interval_row: RuleRow = restart.RESTART_STEP_UP_GAP if gap else slot.rule
+    slot = rules.slot(index)
+    interval_row: RuleRow = rules.step_gap if gap else slot.rule
     table4 = None
     if t4:
-        table4 = _STEP_UP_ROW[last.family] if kind is _STEP_UP and step == 1 else \
-            _CONTINUE_LIMIT[last.family]
+        table4 = rules.step_up_row[last.family] if kind is _STEP_UP and step == 1 else \
+            rules.continue_row[last.family]
     return _Expectation(slot, dose, date.fromordinal(due), kind, step, days, interval_row,
-                        table4, last.local_date)
+                        table4, last.local_date, rules.step_gap)
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_administrations(items: Sequence[Administration], as_of: datetime) -> list[float]:
+def _validate_administrations(items: Sequence[Administration], as_of: datetime,
+                              rules: Rules) -> list[float]:
     """Types, doses and times of each administration (duplicates are found while sorting).
     Returns each start as a POSIX timestamp, for sorting."""
     limit = as_of.timestamp()
@@ -326,10 +309,10 @@ def _validate_administrations(items: Sequence[Administration], as_of: datetime) 
         if not isinstance(started, datetime) or started.utcoffset() is None:
             _aware(started, f"administrations[{i}].started_at")
         dose = adm.dose_mg
-        if type(dose) is not int or dose not in DOSES_MG:
-            allowed = " or ".join(str(d) for d in DOSES_MG)
+        if type(dose) is not int or dose not in rules.doses:
+            allowed = " or ".join(str(d) for d in rules.doses)
             raise InvalidInput(f"administrations[{i}].dose_mg",
-                               f"{dose} is not a tarlatamab dose ({allowed})")
+                               f"{dose} is not a {rules.drug} dose ({allowed})")
         stamp = started.timestamp()
         stamps.append(stamp)
         if stamp > limit:
@@ -357,7 +340,7 @@ def _chronological(stamps: list[float]) -> list[int]:
 
 
 def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
-                 prior: GivenDose | None = None,
+                 prior: GivenDose | None = None, rules: Rules = BUILTIN_RULES,
                  ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
     """Each administration's slot, derived from the sequence and Table 4; plus deviations.
 
@@ -367,17 +350,19 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
     then holds only the doses passed in.
     """
     return _derive(administrations, zone, prior,
-                   [a.started_at.timestamp() for a in administrations])
+                   [a.started_at.timestamp() for a in administrations], rules)
 
 
 def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: GivenDose | None,
-            stamps: list[float]) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
+            stamps: list[float], rules: Rules,
+            ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
     order = _chronological(stamps)
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     last: GivenDose | None = prior
-    one_mg, step_up, step, family_of = _ONE_MG, _STEP_UP, _step, _family
-    slots, precomputed = _SLOTS, _PRECOMPUTED
+    one_mg, step_up, step, family_of = rules.step_up_dose, _STEP_UP, _step, _family
+    slots = rules.planned
+    precomputed = len(slots)
     last_ord = last_index = last_dose = last_step = 0
     last_family = _FAMILY_1MG
     if prior is not None:
@@ -396,16 +381,16 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
             index, expected, due, kind, rstep, early = 0, one_mg, on_ord, _PLANNED, 0, False
         else:
             index, expected, due, kind, rstep, _days, _gap, _t4 = step(
-                last_index, last_ord, last_dose, last_step, last_family, on_ord)
+                rules, last_index, last_ord, last_dose, last_step, last_family, on_ord)
             early = on_ord < due
         if dose_given != expected or early:
-            warnings.extend(_deviations(last, on, dose_given))
+            warnings.extend(_deviations(last, on, dose_given, rules))
             if dose_given != expected:
                 # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
                 # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
                 rstep = 1 if dose_given == one_mg and kind is step_up else 0
-        slot = slots[index] if index < precomputed else slot_at(index)
-        last_family = family_of(slot, dose_given, rstep)
+        slot = slots[index] if index < precomputed else rules.slot(index)
+        last_family = family_of(slot, dose_given, rstep, rules)
         last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep, last_family,
                          expected)
         last_ord, last_index, last_dose, last_step = on_ord, index, dose_given, rstep
@@ -413,9 +398,10 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
     return tuple(given), tuple(warnings)
 
 
-def _deviations(last: GivenDose | None, on: date, dose_given: int) -> list[Warning]:
+def _deviations(last: GivenDose | None, on: date, dose_given: int,
+                rules: Rules) -> list[Warning]:
     """Warnings for a dose that departed from what the label called for (slow path)."""
-    exp = _expect(last, on)
+    exp = _expect(last, on, rules)
     out: list[Warning] = []
     cited = exp.rules()
     slot = exp.slot
@@ -437,32 +423,33 @@ def _deviations(last: GivenDose | None, on: date, dose_given: int) -> list[Warni
 
 
 def resume_point(started_at: datetime, dose_mg: int, slot_index: int, kind: DoseKind | str,
-                 restart_step: int, zone: tzinfo) -> GivenDose:
+                 restart_step: int, zone: tzinfo, rules: Rules = BUILTIN_RULES) -> GivenDose:
     """Rebuild the derived state of a recorded dose (what :func:`derive_slots` gave it) so a
     later evaluation can start from it via :attr:`CourseInput.prior`."""
     started = _aware(started_at, "prior.started_at")
-    if dose_mg not in DOSES_MG:
-        raise InvalidInput("prior.dose_mg", f"{dose_mg} is not a tarlatamab dose")
+    if dose_mg not in rules.doses:
+        raise InvalidInput("prior.dose_mg", f"{dose_mg} is not a {rules.drug} dose")
     if slot_index < 0 or restart_step not in (0, 1, 2):
         raise InvalidInput("prior.slot_index", "is not a derived slot")
-    slot = slot_at(slot_index)
+    slot = rules.slot(slot_index)
     return GivenDose(-1, started, started.astimezone(zone).date(), dose_mg, slot,
-                     DoseKind(kind), restart_step, _family(slot, dose_mg, restart_step), dose_mg)
+                     DoseKind(kind), restart_step, _family(slot, dose_mg, restart_step, rules),
+                     dose_mg)
 
 
 # --------------------------------------------------------------------------- care choice
 
 
-def _care_for_next(exp: _Expectation, policy: Policy) -> Care:
+def _care_for_next(exp: _Expectation, policy: Policy, rules: Rules) -> Care:
     if exp.kind is DoseKind.RESTART_STEP_UP and policy.restart_step_up_gets_cycle1_care:
-        borrowed = slot_at(0) if exp.restart_step == 1 else slot_at(1)
-        base = _care_of(borrowed)
+        borrowed = rules.slot(0) if exp.restart_step == 1 else rules.slot(1)
+        base = _care_of(borrowed, rules)
+        policy_row = rules.restart_cycle1_care
         return Care(base.premedication, base.post_infusion, base.labs_before, base.monitoring,
                     base.proximity, base.hydration,
-                    (*base.reasons, cite(restart.RESTART_CYCLE1_CARE,
-                                         f"{restart.RESTART_CYCLE1_CARE.text}: this dose gets "
-                                         f"{borrowed.label} care")))
-    return _care_of(exp.slot)
+                    (*base.reasons, cite(policy_row, f"{policy_row.text}: this dose gets "
+                                                     f"{borrowed.label} care")))
+    return _care_of(exp.slot, rules)
 
 
 # --------------------------------------------------------------------------- eligibility
@@ -472,8 +459,9 @@ def _age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def eligibility_warnings(patient: Patient, on: date) -> tuple[Warning, ...]:
-    rule = eligibility.ELIGIBILITY
+def eligibility_warnings(patient: Patient, on: date,
+                         rules: Rules = BUILTIN_RULES) -> tuple[Warning, ...]:
+    rule = rules.eligibility
     out: list[Warning] = []
     reason = (f" Documented prescriber reason: {patient.off_label_reason}."
               if patient.off_label_reason else
@@ -492,11 +480,11 @@ def eligibility_warnings(patient: Patient, on: date) -> tuple[Warning, ...]:
         out.append(Warning("OFF_LABEL_NO_PLATINUM_PROGRESSION",
                            "Off-label: no documented progression on or after platinum-based "
                            "chemotherapy." + reason, rule.rule_id, rule.tag))
-    if patient.pregnant:
-        ef = eligibility.EMBRYO_FETAL
+    ef = rules.counselling.get(Concern.PREGNANCY)
+    if patient.pregnant and ef is not None:
         out.append(Warning("PREGNANCY", f"Patient is pregnant. {ef.text}.", ef.rule_id, ef.tag))
-    if patient.breastfeeding:
-        lac = eligibility.LACTATION
+    lac = rules.counselling.get(Concern.BREASTFEEDING)
+    if patient.breastfeeding and lac is not None:
         out.append(Warning("BREASTFEEDING", f"Patient is breastfeeding. {lac.text}.",
                            lac.rule_id, lac.tag))
     return tuple(out)
@@ -510,16 +498,19 @@ def evaluate(inp: CourseInput) -> Decision:
     # Imported here to keep module import light and the toxicity rules in their own module.
     from tarla.domain.toxicity import assess
 
+    rules = inp.rules
+    if not isinstance(rules, Rules):
+        raise InvalidInput("rules", "must be a label's rules (tarla.label.rules.rules_of)")
     as_of = _aware(inp.as_of, "as_of")
     start = None if inp.start_date is None else _start_date(inp.start_date)
-    stamps = _validate_administrations(inp.administrations, as_of)
+    stamps = _validate_administrations(inp.administrations, as_of, rules)
     today = local_date(as_of, inp.zone)
-    history, deviations = _derive(inp.administrations, inp.zone, inp.prior, stamps)
+    history, deviations = _derive(inp.administrations, inp.zone, inp.prior, stamps, rules)
     chain = (inp.prior, *history) if inp.prior is not None else history
     last = chain[-1] if chain else None
     tox = assess(inp, chain, today)
 
-    exp = _expect(last, today)
+    exp = _expect(last, today, rules)
     if exp.due_date is not None:
         due = exp.due_date
     elif start is not None:
@@ -528,13 +519,14 @@ def evaluate(inp: CourseInput) -> Decision:
         due = today
     next_dose = NextDose(exp.slot, exp.dose_mg, due, exp.kind, exp.restart_step,
                          exp.days_since_last)
-    care = _care_for_next(exp, inp.policy)
+    care = _care_for_next(exp, inp.policy, rules)
     if tox.extended_monitoring:
-        care = with_extended_monitoring(care, tox.extended_monitoring)
+        care = with_extended_monitoring(care, tox.extended_monitoring, rules)
 
     reasons: list[Citation] = [cite(exp.slot.rule) if exp.restart_step != 1 else
-                               cite(slot_at(0).rule, "The restart step-up starts with the 1 mg "
-                                                     "step-up dose")]
+                               cite(rules.slot(0).rule,
+                                    f"The restart step-up starts with the {rules.step_up_dose} "
+                                    "mg step-up dose")]
     reasons.extend(r for r in exp.rules() if r.rule != reasons[0].rule)
     if tox.discontinue:
         action = DecisionAction.DISCONTINUE
@@ -552,8 +544,8 @@ def evaluate(inp: CourseInput) -> Decision:
         result_next, result_care = next_dose, care
     reasons.extend(tox.notes)
     pending = tox.missing_labs(care.labs_before) if result_care is not None else ()
-    warnings = (*eligibility_warnings(inp.patient, today), *deviations, *tox.warnings)
-    return Decision(LABEL_VERSION, action, result_next, result_care, _dedupe(reasons), warnings,
+    warnings = (*eligibility_warnings(inp.patient, today, rules), *deviations, *tox.warnings)
+    return Decision(rules.version, action, result_next, result_care, _dedupe(reasons), warnings,
                     pending, history, today, tox.lab_grades)
 
 
@@ -578,7 +570,8 @@ def _dedupe(reasons: Iterable[Citation]) -> tuple[Citation, ...]:
 # --------------------------------------------------------------------------- planning
 
 
-def plan_course(start: date, cycles: int) -> tuple[PlannedDose, ...]:
+def plan_course(start: date, cycles: int,
+                rules: Rules = BUILTIN_RULES) -> tuple[PlannedDose, ...]:
     """The planned calendar of an uninterrupted course of ``cycles`` cycles from ``start``."""
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise InvalidInput("cycles", f"{cycles!r} must be a whole number of cycles, 1 or more")
@@ -586,11 +579,11 @@ def plan_course(start: date, cycles: int) -> tuple[PlannedDose, ...]:
     on = start
     index = 0
     while True:
-        slot = slot_at(index)
+        slot = rules.slot(index)
         if slot.cycle > cycles:
             break
         if slot.rule.interval_days is not None:
             on = on + timedelta(days=slot.rule.interval_days)
-        out.append(PlannedDose(slot, on, _care_of(slot)))
+        out.append(PlannedDose(slot, on, _care_of(slot, rules)))
         index += 1
     return tuple(out)

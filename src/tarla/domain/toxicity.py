@@ -1,6 +1,7 @@
 """Toxicity's say on the next dose: hold, discontinue, or extended monitoring.
 
-Applies the dose-modification rows of :mod:`tarla.label.toxicity` (label-facts §6) to the
+Applies the dose-modification rows of the course's label (:attr:`CourseInput.rules`; the
+built-in rows are :mod:`tarla.label.toxicity`, label-facts §6) to the
 adverse events and labs of a :class:`~tarla.domain.course.CourseInput`. Toxicity decides
 *whether* the next dose is given; the course engine and Table 4 decide *which* dose.
 
@@ -26,7 +27,6 @@ from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
 from tarla.domain.timestamps import aware as _aware
 from tarla.label import labs as lab_rules
-from tarla.label import toxicity as tox
 from tarla.label.rows import Citation, cite
 from tarla.label.toxicity import EventType, ToxAction
 
@@ -185,6 +185,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
     from tarla.domain.course import Warning
 
     _validate_events(inp)
+    label = inp.rules
     last_start = history[-1].started_at if history else None
     graded = _grade_labs(inp, last_start)
     latest = _latest(graded)
@@ -197,7 +198,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
 
     events = sorted(inp.adverse_events, key=lambda e: (e.onset, e.type, e.grade))
     for ev in events:
-        rules = tox.rules_for_event(ev.type, ev.grade)
+        rules = label.rules_for_event(ev.type, ev.grade)
         ongoing = ev.resolved_at is None or ev.resolved_at > inp.as_of
         what = f"{ev.type.value} grade {ev.grade} (onset {_fmt(ev.onset, inp)}"
         what += ", ongoing)" if ongoing else f", resolved {_fmt(ev.resolved_at, inp)})"  # type: ignore[arg-type]
@@ -236,7 +237,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
             if rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset):
                 extended.append(cite(rule, f"{rule.text}: {what}; this is the first dose since"))
 
-    for threshold_rule in tox.LAB_THRESHOLDS:
+    for threshold_rule in label.lab_thresholds:
         lab = latest.get(threshold_rule.test)
         if lab is not None and lab.value_si is not None:
             if _si(lab) < threshold_rule.withhold_below_e9_per_l:
@@ -244,7 +245,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                                  f"Hold: {lab.test} {lab.value:g} {lab.unit} on "
                                  f"{_fmt(lab.collected_at, inp)}. {threshold_rule.text}"))
 
-    for hep in tox.HEPATIC_LAB_RULES:
+    for hep in label.hepatic_rules:
         lab = latest.get(hep.test)
         grade = lab.grade.grade if lab is not None and lab.grade is not None else None
         if lab is None or grade is None:
@@ -257,7 +258,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
             (discontinue if hep.action is ToxAction.DISCONTINUE else hold).append(
                 cite(hep, text))
 
-    hy = tox.HYS_LAW
+    hy = label.hys_law
     bili = latest.get("bilirubin")
     bili_x = bili.grade.times_uln if bili is not None and bili.grade is not None else None
     if bili_x is not None and bili_x > hy.bilirubin_over_uln:

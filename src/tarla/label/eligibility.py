@@ -7,10 +7,18 @@ the system warns and asks for a documented prescriber reason; it never silently 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from tarla.label.rows import Provenance
 
-__all__ = ["Eligibility", "ELIGIBILITY", "Counselling", "EMBRYO_FETAL", "LACTATION"]
+__all__ = ["Eligibility", "ELIGIBILITY", "Concern", "Counselling", "EMBRYO_FETAL", "LACTATION"]
+
+
+class Concern(StrEnum):
+    """Which patient fact a counselling row answers."""
+
+    PREGNANCY = "pregnancy"
+    BREASTFEEDING = "breastfeeding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +49,16 @@ class Counselling:
     rule_id: str
     tag: Provenance
     text: str
+    concerns: Concern
     months_after_last_dose: int
 
 
 EMBRYO_FETAL = Counselling(
     "WARN-EMBRYO-FETAL", Provenance.SEED,
     "May cause fetal harm: effective contraception during treatment and for 2 months after the "
-    "last dose", months_after_last_dose=2)
+    "last dose", concerns=Concern.PREGNANCY, months_after_last_dose=2)
 
 LACTATION = Counselling(
     "WARN-LACTATION", Provenance.PI_2024,
     "Do not breastfeed during treatment and for 2 months after the last dose",
-    months_after_last_dose=2)
+    concerns=Concern.BREASTFEEDING, months_after_last_dose=2)

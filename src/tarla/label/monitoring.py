@@ -11,7 +11,7 @@ from enum import StrEnum
 from tarla.label.rows import Provenance
 
 __all__ = ["MonitoringKind", "Anchor", "Proximity", "MonitoringTier", "MONITORING_TIERS",
-           "EXTENDED_AFTER_TOXICITY", "tier_for"]
+           "ExtendedMonitoring", "EXTENDED_AFTER_TOXICITY", "tier_for"]
 
 
 class MonitoringKind(StrEnum):
@@ -74,20 +74,34 @@ MONITORING_TIERS: tuple[MonitoringTier, ...] = (
                    hours_min=2, hours_max=2, anchor=Anchor.INFUSION_END),
 )
 
+@dataclass(frozen=True, slots=True)
+class ExtendedMonitoring:
+    """The monitoring of the first dose after a toxicity that calls for it (any cycle, any day):
+    it replaces the slot's tier unless that tier is already at least as long."""
+
+    rule_id: str
+    tag: Provenance
+    text: str
+    kind: MonitoringKind
+    hours_min: int
+    hours_max: int
+    anchor: Anchor
+
+
 #: The observation tiers do not apply after grade >= 2 CRS, ICANS or neurologic toxicity with a
 #: prior dose; the next dose gets 22-24 h facility monitoring (label-facts §3 and §6).
-EXTENDED_AFTER_TOXICITY = MonitoringTier(
+EXTENDED_AFTER_TOXICITY = ExtendedMonitoring(
     "T1-MON-AFTER-G2", Provenance.PI,
     "After grade 2 or higher CRS, ICANS or neurologic toxicity with a prior dose the observation "
     "tiers do not apply: the next dose is monitored 22-24 h from the start of the infusion in a "
     "healthcare facility",
-    first_cycle=1, last_cycle=None, days=None, kind=MonitoringKind.FACILITY,
-    hours_min=22, hours_max=24, anchor=Anchor.INFUSION_START,
+    kind=MonitoringKind.FACILITY, hours_min=22, hours_max=24, anchor=Anchor.INFUSION_START,
 )
 
 
-def tier_for(cycle: int, day: int) -> MonitoringTier:
-    for tier in MONITORING_TIERS:
+def tier_for(cycle: int, day: int,
+             tiers: tuple[MonitoringTier, ...] = MONITORING_TIERS) -> MonitoringTier:
+    for tier in tiers:
         if tier.covers(cycle, day):
             return tier
     raise LookupError(f"no monitoring tier covers C{cycle}D{day}")

@@ -18,9 +18,9 @@ __all__ = ["LastDose", "RestartAction", "RestartRow", "RESTART_ROWS", "restart_r
 class LastDose(StrEnum):
     """Which Table 4 row family the last dose actually given belongs to."""
 
-    STEP_UP_1MG = "1 mg step-up dose"  # C1D1 (or the 1 mg of a restart step-up)
-    FIRST_10MG = "first 10 mg dose"  # C1D8 (or the 10 mg of a restart step-up)
-    LATER_10MG = "10 mg dose on C1D15 or later"
+    STEP_UP_1MG = "step-up dose"  # C1D1 (or the 1 mg of a restart step-up)
+    FIRST_10MG = "first full dose"  # C1D8 (or the 10 mg of a restart step-up)
+    LATER_10MG = "later full dose"  # C1D15 or later
 
 
 class RestartAction(StrEnum):
@@ -68,8 +68,9 @@ RESTART_ROWS: tuple[RestartRow, ...] = (
 )
 
 
-def restart_row(after: LastDose, days: int) -> RestartRow:
-    for row in RESTART_ROWS:
+def restart_row(after: LastDose, days: int,
+                rows: tuple[RestartRow, ...] = RESTART_ROWS) -> RestartRow:
+    for row in rows:
         if row.covers(after, days):
             return row
     raise LookupError(f"no Table 4 row for {after} after {days} days")

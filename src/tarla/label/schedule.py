@@ -114,42 +114,48 @@ class PlannedSlot:
         return self.rule.dose_mg
 
 
-def _cycle_rules(cycle: int) -> tuple[DoseSlot, ...]:
-    return tuple(sorted((r for r in SLOT_RULES if r.covers(cycle)), key=lambda r: r.day))
+def _cycle_rules(cycle: int, rules: tuple[DoseSlot, ...]) -> tuple[DoseSlot, ...]:
+    return tuple(sorted((r for r in rules if r.covers(cycle)), key=lambda r: r.day))
 
 
-def planned_slots() -> Iterator[PlannedSlot]:
-    """Every slot of the planned course, in order, without end."""
+def planned_slots(rules: tuple[DoseSlot, ...] = SLOT_RULES) -> Iterator[PlannedSlot]:
+    """Every slot of the planned course of ``rules`` (a label's Table 1 rows), in order,
+    without end."""
     index = 0
     cycle = 1
     while True:
-        for rule in _cycle_rules(cycle):
+        for rule in _cycle_rules(cycle, rules):
             yield PlannedSlot(index, cycle, rule.day, rule)
             index += 1
         cycle += 1
 
 
-# From this cycle on every cycle has the same rows (no row starts or ends later), so a slot's
-# cycle and row follow from its index by arithmetic.
-_STEADY_CYCLE = max(b for r in SLOT_RULES for b in (r.first_cycle, (r.last_cycle or 0) + 1))
-_STEADY_RULES = _cycle_rules(_STEADY_CYCLE)
-_STEADY_FIRST_INDEX = sum(len(_cycle_rules(c)) for c in range(1, _STEADY_CYCLE))
+def _steady(rules: tuple[DoseSlot, ...]) -> tuple[int, tuple[DoseSlot, ...], int]:
+    """From the returned cycle on every cycle has the same rows (no row starts or ends later),
+    so a slot's cycle and row follow from its index by arithmetic: (that cycle, its rows, the
+    index of its first slot)."""
+    cycle = max(b for r in rules for b in (r.first_cycle, (r.last_cycle or 0) + 1))
+    return cycle, _cycle_rules(cycle, rules), sum(len(_cycle_rules(c, rules))
+                                                  for c in range(1, cycle))
 
 
-def planned_slot(index: int) -> PlannedSlot:
+def planned_slot(index: int, rules: tuple[DoseSlot, ...] = SLOT_RULES) -> PlannedSlot:
     """The ``index``-th slot of the planned course (0 is C1D1): ``planned_slots()`` at
     ``index``, computed without walking the course."""
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise ValueError(f"slot index {index!r} is not a whole number, 0 or more")
-    if index >= _STEADY_FIRST_INDEX:
-        cycles, position = divmod(index - _STEADY_FIRST_INDEX, len(_STEADY_RULES))
-        rule = _STEADY_RULES[position]
-        return PlannedSlot(index, _STEADY_CYCLE + cycles, rule.day, rule)
+    steady_cycle, steady_rules, steady_first = _steady(rules)
+    if not steady_rules:
+        raise ValueError("the schedule has no dose in its repeating cycles")
+    if index >= steady_first:
+        cycles, position = divmod(index - steady_first, len(steady_rules))
+        rule = steady_rules[position]
+        return PlannedSlot(index, steady_cycle + cycles, rule.day, rule)
     first = 0
-    for cycle in range(1, _STEADY_CYCLE):
-        rules = _cycle_rules(cycle)
-        if index < first + len(rules):
-            rule = rules[index - first]
+    for cycle in range(1, steady_cycle):
+        in_cycle = _cycle_rules(cycle, rules)
+        if index < first + len(in_cycle):
+            rule = in_cycle[index - first]
             return PlannedSlot(index, cycle, rule.day, rule)
-        first += len(rules)
-    raise AssertionError("unreachable: the steady cycles start at _STEADY_FIRST_INDEX")
+        first += len(in_cycle)
+    raise AssertionError("unreachable: the steady cycles start at their first index")

@@ -14,6 +14,7 @@ from tarla.label.rows import Provenance
 
 __all__ = ["EventType", "ToxAction", "Resume", "ToxicityRule", "TOXICITY_RULES",
            "LabThreshold", "LAB_THRESHOLDS", "HepaticGradeRule", "HEPATIC_LAB_RULES",
+           "hepatic_lab_rules",
            "HysLaw", "HYS_LAW", "rules_for_event"]
 
 
@@ -138,8 +139,9 @@ TOXICITY_RULES: tuple[ToxicityRule, ...] = (
 )
 
 
-def rules_for_event(event: EventType, grade: int) -> tuple[ToxicityRule, ...]:
-    return tuple(r for r in TOXICITY_RULES if r.covers(event, grade))
+def rules_for_event(event: EventType, grade: int,
+                    rules: tuple[ToxicityRule, ...] = TOXICITY_RULES) -> tuple[ToxicityRule, ...]:
+    return tuple(r for r in rules if r.covers(event, grade))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +178,17 @@ class HepaticGradeRule:
     action: ToxAction
 
 
-HEPATIC_LAB_RULES: tuple[HepaticGradeRule, ...] = tuple(
-    HepaticGradeRule(r.rule_id, r.tag, r.text, test, r.min_grade, r.action)
-    for test, event in (("ALT", _E.ALT_INCREASED), ("AST", _E.AST_INCREASED),
-                        ("bilirubin", _E.BILIRUBIN_INCREASED))
-    for r in TOXICITY_RULES if r.event is event
-)
+def hepatic_lab_rules(rules: tuple[ToxicityRule, ...]) -> tuple[HepaticGradeRule, ...]:
+    """The liver-lab rows of ``rules``, read as grades of the ALT, AST and bilirubin labs."""
+    return tuple(
+        HepaticGradeRule(r.rule_id, r.tag, r.text, test, r.min_grade, r.action)
+        for test, event in (("ALT", _E.ALT_INCREASED), ("AST", _E.AST_INCREASED),
+                            ("bilirubin", _E.BILIRUBIN_INCREASED))
+        for r in rules if r.event is event
+    )
+
+
+HEPATIC_LAB_RULES: tuple[HepaticGradeRule, ...] = hepatic_lab_rules(TOXICITY_RULES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,14 +35,16 @@ from tarla.label import LABEL_SOURCE, LABEL_VERSION, all_rules
 from tarla.label import toxicity as _toxicity
 from tarla.label.rows import Provenance, RuleRow
 
-__all__ = ["DRUG", "REVISION_FORMAT", "LabelRow", "LabelTable", "Label", "RowChange",
-           "LabelDiff", "current_label", "label_from_rows", "load_label_revision",
+__all__ = ["DRUG", "REVISION_FORMAT", "LABEL_FORMAT", "load_label", "LabelRow", "LabelTable",
+           "Label", "RowChange", "LabelDiff", "current_label", "label_from_rows", "load_label_revision",
            "revision_base", "diff", "content_hash_of", "canonical_json"]
 
 #: The drug every row of this package describes.
 DRUG = "tarlatamab"
 #: The ``format`` a revision file declares (bumped if the file's shape ever changes).
 REVISION_FORMAT = "tarla-label-revision/1"
+#: The ``format`` of a whole label file (every row of one version of a drug's label).
+LABEL_FORMAT = "tarla-label/1"
 
 _COMMON = ("rule_id", "tag", "text")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -452,6 +454,59 @@ def load_label_revision(text: str, base: Label) -> Label:
                   base.version)
     if label.content_hash != expected:
         raise InvalidInput("content_hash", f"the rows of this revision hash to "
+                                           f"{label.content_hash}, the file says {expected}: "
+                                           "the rows are not the ones the hash was taken of")
+    return label
+
+
+# --------------------------------------------------------------------------- whole labels
+
+
+_LABEL_KEYS = ("format", "drug", "version", "source", "note", "rows", "content_hash")
+_LABEL_ROW_KEYS = ("rule_id", "table", "tag", "text", "fields")
+
+
+def load_label(text: str) -> Label:
+    """A whole label (e.g. another drug's) from the text of a label file: every row with its
+    table, rule id, tag, text and fields, and the content hash of those rows. Refuses
+    (``InvalidInput`` naming the key, e.g. ``rows[3].tag``) a duplicate rule id, an untagged
+    row or a hash that does not match; nothing is loaded from a file with one mistake in it.
+    Whether the engine can compute with the rows is :func:`tarla.label.rules.rules_of`'s check.
+    """
+    doc = _document(text)
+    _only(doc, _LABEL_KEYS, "")
+    if doc.get("format") != LABEL_FORMAT:
+        raise InvalidInput("format", f"must be {LABEL_FORMAT!r}")
+    drug = _text(doc, "drug", "drug", pattern=_VERSION_ID, what="drug name", limit=32)
+    version = _text(doc, "version", "version", pattern=_VERSION_ID, what="version id", limit=32)
+    source = _text(doc, "source", "source")
+    if "note" in doc:
+        _text(doc, "note", "note")
+    expected = _text(doc, "content_hash", "content_hash", pattern=_HASH,
+                     what="sha256 hex digest", limit=64)
+    items = doc.get("rows")
+    if not isinstance(items, list) or not items:
+        raise InvalidInput("rows", "must list the label's rows")
+    rows: list[LabelRow] = []
+    first_at: dict[str, int] = {}
+    for i, obj in enumerate(items):
+        where = f"rows[{i}]"
+        if not isinstance(obj, dict):
+            raise InvalidInput(where, "must be a JSON object")
+        _only(obj, _LABEL_ROW_KEYS, where)
+        rid = _text(obj, "rule_id", f"{where}.rule_id", pattern=_RULE_ID, what="rule id",
+                    limit=64)
+        if rid in first_at:
+            raise InvalidInput(f"{where}.rule_id", f"{rid} is listed twice (rows[{first_at[rid]}]"
+                                                   f" and {where})")
+        first_at[rid] = i
+        table = _text(obj, "table", f"{where}.table", pattern=_TABLE, what="table name",
+                      limit=32)
+        rows.append(LabelRow.of(rid, _tag(obj, where), _text(obj, "text", f"{where}.text"),
+                                table, _fields(obj, where)))
+    label = label_from_rows(drug=drug, version=version, source=source, rows=rows)
+    if label.content_hash != expected:
+        raise InvalidInput("content_hash", f"the rows of this file hash to "
                                            f"{label.content_hash}, the file says {expected}: "
                                            "the rows are not the ones the hash was taken of")
     return label

@@ -196,10 +196,12 @@ def product_name(p: Product) -> str:
             f"{p.strength_mg} mg + {p.ivss_vials} x {p.ivss_vial_ml} mL IVSS")
 
 
-def prepare_to_json(plan: PreparationPlan) -> dict[str, Any]:
+def prepare_to_json(plan: PreparationPlan, *, label_version: str = LABEL_VERSION) -> dict[str, Any]:
+    """``label_version``: the course's own when the plan is for a course's preparation; the
+    built-in label for the stateless calculators (``tarla prepare``, ``/api/v1/prepare``)."""
     r = plan.recipe
     return {
-        "label_version": LABEL_VERSION,
+        "label_version": label_version,
         "dose_mg": plan.dose_mg,
         "vial": {"strength_mg": plan.product.strength_mg, "ndc": plan.product.ndc10,
                  "ndc11": plan.product.ndc11, "gtin": plan.product.gtin},
@@ -235,9 +237,11 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def clock_to_json(report: ClockReport) -> dict[str, Any]:
+def clock_to_json(report: ClockReport, *, label_version: str = LABEL_VERSION) -> dict[str, Any]:
+    """``label_version`` as for :func:`prepare_to_json`: the course's own for a preparation
+    on record, the built-in label for ``tarla clock`` and ``/api/v1/clock``."""
     return {
-        "label_version": LABEL_VERSION,
+        "label_version": label_version,
         "status": str(report.status),
         "state": str(report.phase),
         "refrigerated": report.refrigerated,

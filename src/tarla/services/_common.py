@@ -14,6 +14,7 @@ from tarla.domain import release
 from tarla.domain.clock import ClockEvent, EventKind
 from tarla.domain.errors import InvalidInput
 from tarla.domain.timestamps import aware
+from tarla.label.rules import rules_of
 from tarla.label.toxicity import EventType
 from tarla.services.errors import Forbidden, NotFound
 from tarla.services.ports import UnitOfWork
@@ -34,7 +35,7 @@ __all__ = ["aware", "actor_with", "site_by_code", "site_for", "zone_of", "course
            "patient_or_404", "preparation_or_404", "event_or_404", "course_input", "history_for",
            "refresh_course", "record_json", "resume_columns", "resume_point_of", "labs_since",
            "lab_cutoff", "policy_of", "policy_from", "core_patient", "decide", "releases_on",
-           "bag_of", "not_after", "scope_of", "accepted_drug_scan_at"]
+           "bag_of", "not_after", "scope_of", "accepted_drug_scan_at", "rules_for"]
 
 
 def not_after(moment: datetime, now: datetime, field: str) -> datetime:
@@ -132,9 +133,36 @@ def core_patient(p: PatientRecord) -> core.Patient:
                         off_label_reason=p.off_label_reason)
 
 
+#: Rules of the registered label versions, by (version, content hash): a version's rows never
+#: change once registered, so each is read and checked once per process. Services-level (the
+#: core holds no such state); a dict item assignment is atomic, and two threads that both miss
+#: build the same immutable value.
+_RULES: dict[tuple[str, str], core.Rules] = {}
+
+
+def rules_for(uow: UnitOfWork, version: str) -> core.Rules:
+    """The rules of label ``version``, what a course pinned to it computes with: the built-in
+    rows for the built-in version; another is read back from storage, its content hash
+    checked (inside the caller's unit of work)."""
+    if version == core.BUILTIN_RULES.version:
+        return core.BUILTIN_RULES
+    stored = uow.label.version(version)
+    if stored is None or stored.content_hash is None:
+        raise InvalidInput("label_version", f"label version {version!r} is not registered "
+                                            "with its content")
+    key = (version, stored.content_hash)
+    found = _RULES.get(key)
+    if found is None:
+        from tarla.services.label import label_of  # that module imports this one
+
+        found = _RULES[key] = rules_of(label_of(uow, version))
+    return found
+
+
 def course_input(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> core.CourseInput:
     """The core's input as of ``as_of``: what was on record by then (a record dated later,
-    e.g. charted out of order, did not exist yet from that point of view)."""
+    e.g. charted out of order, did not exist yet from that point of view), with the rules of
+    the course's label version."""
     return core.CourseInput(
         as_of=as_of, zone=zone, patient=core_patient(h.patient),
         administrations=tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at)
@@ -144,7 +172,8 @@ def course_input(h: CourseHistory, as_of: datetime, zone: ZoneInfo) -> core.Cour
                              for e in h.adverse_events if e.onset <= as_of),
         labs=tuple(core.LabResult(x.test, x.value, x.unit, x.collected_at, x.uln, x.lln,
                                   x.baseline) for x in h.labs if x.collected_at <= as_of),
-        policy=policy_of(h.course), start_date=h.course.start_date)
+        policy=policy_of(h.course), start_date=h.course.start_date,
+        rules=core.BUILTIN_RULES if h.rules is None else h.rules)
 
 
 def history_for(uow: UnitOfWork, course: CourseRecord,
@@ -157,7 +186,8 @@ def history_for(uow: UnitOfWork, course: CourseRecord,
         admins = [*admins, extra_admin]
     events = uow.events.for_course(course.id)  # type: ignore[arg-type]
     labs = uow.labs.for_patient(patient.id, labs_since(admins, events))  # type: ignore[arg-type]
-    return CourseHistory(course, patient, tuple(admins), tuple(events), tuple(labs))
+    return CourseHistory(course, patient, tuple(admins), tuple(events), tuple(labs),
+                         rules_for(uow, course.label_version))
 
 
 def labs_since(admins: list[AdministrationRecord] | tuple[AdministrationRecord, ...],
@@ -225,13 +255,15 @@ def resume_columns(history: Sequence[core.GivenDose]) -> dict[str, Any]:
             "last_kind": str(last.kind), "last_dose_mg": last.dose_mg}
 
 
-def resume_point_of(course: Any, zone: ZoneInfo) -> core.GivenDose | None:
+def resume_point_of(course: Any, zone: ZoneInfo,
+                    rules: core.Rules = core.BUILTIN_RULES) -> core.GivenDose | None:
     """The stored last dose as :attr:`core.CourseInput.prior`, or None when the course has
-    none (no dose given, or not derived yet: read the whole history then)."""
+    none (no dose given, or not derived yet: read the whole history then). ``rules``: those
+    of the course's label version."""
     if course.last_slot_index is None or course.last_dose_at is None:
         return None
     return core.resume_point(course.last_dose_at, course.last_dose_mg, course.last_slot_index,
-                             course.last_kind, course.last_restart_step, zone)
+                             course.last_kind, course.last_restart_step, zone, rules)
 
 
 def decide(uow: UnitOfWork, course: CourseRecord, now: datetime, zone: ZoneInfo) -> core.Decision:

@@ -34,6 +34,7 @@ from tarla.services._common import (
     record_json,
     refresh_course,
     releases_on,
+    rules_for,
     site_for,
     zone_of,
 )
@@ -367,7 +368,8 @@ def record_external_dose(uow: UnitOfWork, *, course_id: int, started_at: datetim
             raise Refused.of(gate)
         derived, warnings = core.derive_slots(
             tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in given)
-            + (core.Administration(started_at, dose_mg, ended_at),), zone)
+            + (core.Administration(started_at, dose_mg, ended_at),), zone,
+            rules=rules_for(uow, course.label_version))
         new = max(derived, key=lambda g: g.input_index)
         record = uow.administrations.add(AdministrationRecord(
             course_id=course.id, slot_seq=len(given), slot=new.slot.label,  # type: ignore[arg-type]
@@ -561,7 +563,8 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
             raise InvalidInput("slot", f"the dose due is {nd.slot.label}, not {slot}")
         derived, warnings = core.derive_slots(
             tuple(core.Administration(a.started_at, a.dose_mg, a.ended_at) for a in given)
-            + (core.Administration(started_at, nd.dose_mg, ended_at),), zone)
+            + (core.Administration(started_at, nd.dose_mg, ended_at),), zone,
+            rules=rules_for(uow, course.label_version))
         new = max(derived, key=lambda g: g.input_index)
         record = uow.administrations.add(AdministrationRecord(
             course_id=course.id, slot_seq=len(given), slot=new.slot.label,  # type: ignore[arg-type]

@@ -6,9 +6,11 @@
   loaded from a revision file (:func:`register_revision`) and stored with its hash, never
   edited in place.
 - Which version a site's new courses start on is a site setting (:func:`set_new_course_version`,
-  audited); a course keeps the version it started on (``CourseRecord.label_version``). The
-  course engine still computes with the built-in rows whatever the version: a course started
-  on another version is computed with US-PI-2025-11 rows until the engine reads versions.
+  audited); a course keeps the version it started on (``CourseRecord.label_version``) until a
+  physician of its site moves it to another version of the same drug, course by course, with
+  a reason and their password re-entered (:func:`move_course_to_version`, audited). The
+  engine computes each course with the rows of its version
+  (:func:`tarla.services._common.rules_for`).
 - A sign-off is an e-signature pinned to content: site, drug, version, content hash, rule ids,
   who, when, comment; the signer re-enters their password (checked with the sign-in's own
   hasher, :class:`~tarla.services.ports.PasswordCheck`). A pharmacist or physician of the site
@@ -35,6 +37,7 @@ from zoneinfo import ZoneInfo
 from tarla.domain.errors import InvalidInput
 from tarla.label import LABEL_VERSION
 from tarla.label.rows import Provenance
+from tarla.label.rules import rules_of
 from tarla.label.value import (
     DRUG,
     Label,
@@ -47,7 +50,15 @@ from tarla.label.value import (
     revision_base,
 )
 from tarla.services import audit
-from tarla.services._common import actor_with, aware, scope_of, site_for, zone_of
+from tarla.services._common import (
+    actor_with,
+    aware,
+    course_or_404,
+    refresh_course,
+    scope_of,
+    site_for,
+    zone_of,
+)
 from tarla.services.errors import AlreadyRecorded, NotFound
 from tarla.services.ports import PasswordCheck, UnitOfWork
 from tarla.services.records import (
@@ -66,16 +77,20 @@ __all__ = ["LABEL_ROLES", "ensure_label_version", "label_of", "hash_in_force",
            "version_for_new_course", "SiteVersionResult", "sign_off_label", "SignoffResult",
            "revoke_signoff", "SignedRule", "SignedOff", "signed_rules", "signoff_status",
            "SignoffStatus", "compare_versions", "RulesOverview", "VersionInfo",
-           "rules_overview", "ENGINE_NOTE"]
+           "rules_overview", "move_course_to_version", "CourseVersionResult",
+           "versions_to_move_to", "MOVE_ROLES"]
 
 #: Who loads a label revision and chooses the version new courses start on.
 LABEL_ROLES = frozenset({Role.PHARMACIST, Role.PHYSICIAN, Role.ADMIN})
 
-#: Said wherever a version other than the built-in one is shown (honest, not hidden).
-ENGINE_NOTE = (f"loaded for review; decisions compute with {LABEL_VERSION} rows until the "
-               "engine reads versions")
-
 _REASON_MAX = 2000
+
+#: Content hashes the built-in rows had in earlier Tarla releases, with the same rule ids, tags,
+#: texts and values in an older field layout (before extended monitoring, counselling and the
+#: Table 4 families were data the engine reads). A database that registered one is brought to
+#: the current layout; sign-offs pinned to it no longer count and are signed again.
+_EARLIER_BUILT_IN_HASHES = frozenset({
+    "1a9b2d9c8cc05631b14be5a14442685b201677add0d1adbd91572a4daa8aa4a2"})
 
 
 # --------------------------------------------------------------------------- versions
@@ -103,7 +118,7 @@ def ensure_label_version(uow: UnitOfWork, now: datetime) -> None:
     stored = uow.label.version(label.version)
     if stored is None:
         uow.label.add_version(_version_record(label, now, None), _rule_records(label))
-    elif stored.content_hash is None:
+    elif stored.content_hash is None or stored.content_hash in _EARLIER_BUILT_IN_HASHES:
         have = {(r.rule_id, r.tag, r.text) for r in uow.label.rules(label.version)}
         if have == {(r.rule_id, r.tag.value, r.text) for r in label.rows}:
             uow.label.complete_version(
@@ -168,6 +183,7 @@ def register_revision(uow: UnitOfWork, *, text: str, actor: str,
             raise InvalidInput("base_version", f"{base_id} is not a registered label version")
         base = label_of(uow, base_id)
         label = load_label_revision(text, base)
+        rules_of(label)  # the engine must compute with it: a gap or an overlap names its row
         stored = uow.label.version(label.version)
         if stored is not None:
             same = stored.content_hash == label.content_hash
@@ -418,7 +434,6 @@ class VersionInfo:
     built_in: bool
     courses: int  # the site's courses that started on this version
     new_courses: bool  # the version the site's new courses start on
-    note: str | None  # ENGINE_NOTE for a version decisions do not compute with
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,14 +479,12 @@ def rules_overview(uow: UnitOfWork, *, site_code: str, viewer: Scope,
     if LABEL_VERSION not in stored:
         versions.append(VersionInfo(LABEL_VERSION, built_in.drug, built_in.source,
                                     built_in.content_hash, None, None, None, True,
-                                    pinned.get(LABEL_VERSION, 0), new_courses == LABEL_VERSION,
-                                    None))
+                                    pinned.get(LABEL_VERSION, 0), new_courses == LABEL_VERSION))
     for v in stored.values():
         versions.append(VersionInfo(
             v.id, v.drug, v.source, v.content_hash, v.base_version, v.registered_at,
             names.get(v.registered_by) if v.registered_by is not None else None,
-            v.id == LABEL_VERSION, pinned.get(v.id, 0), new_courses == v.id,
-            None if v.id == LABEL_VERSION else ENGINE_NOTE))
+            v.id == LABEL_VERSION, pinned.get(v.id, 0), new_courses == v.id))
     return RulesOverview(
         site=site, label=label, in_force=in_force, versions=tuple(versions),
         new_courses=new_courses,
@@ -480,3 +493,96 @@ def rules_overview(uow: UnitOfWork, *, site_code: str, viewer: Scope,
         signed=signed, signoffs=tuple(sorted(signoffs, key=lambda s: s.id or 0, reverse=True)),
         names=names,
         registered_hash=stored[shown].content_hash if shown in stored else None)
+
+
+# --------------------------------------------------------------------------- moving a course
+
+#: Who moves an existing course to another label version: a physician's decision, per course.
+MOVE_ROLES = frozenset({Role.PHYSICIAN})
+
+
+@dataclass(frozen=True, slots=True)
+class CourseVersionResult:
+    course_id: int
+    previous: str
+    label_version: str
+    status: str  # the course re-decided on its new version
+    next_due_date: date | None
+
+
+def move_course_to_version(uow: UnitOfWork, *, course_id: int, label_version: str, actor: str,
+                           reason: str, password: str, password_check: PasswordCheck,
+                           now: datetime) -> CourseVersionResult:
+    """A physician of the course's site moves one existing course to another registered
+    version of the same drug, saying why and re-entering their password (an e-signature of
+    the decision). The course's version and the audit entry (versions before and after, the
+    reason, who) are written together, and the course is re-decided on its new version;
+    anything refused writes nothing. Another site's course is answered as one that does not
+    exist."""
+    now = aware(now, "now")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason", "say why this course moves to another label version")
+    if len(reason) > _REASON_MAX:
+        raise InvalidInput("reason", f"is too long ({_REASON_MAX} characters at most)")
+    label_version = (label_version or "").strip()
+    if not label_version:
+        raise InvalidInput("label_version", "choose the version to move the course to")
+    with uow:
+        user = actor_with(uow, actor, MOVE_ROLES,
+                          "move a course to another label version")
+        course = course_or_404(uow, course_id, scope_of(user))  # the user's own site only
+        if not password:
+            raise InvalidInput("password", "re-enter your password to sign: nothing was "
+                                           "changed")
+        if not password_check(user.password_hash, password):
+            raise InvalidInput("password", "is not your password: nothing was changed")
+        ensure_label_version(uow, now)
+        previous = course.label_version
+        target = uow.label.version(label_version)
+        if target is None:
+            raise InvalidInput("label_version", f"{label_version!r} is not a registered label "
+                                                "version")
+        if label_version == previous:
+            raise AlreadyRecorded("label_version", f"course {course_id} is already on "
+                                                   f"{previous}: nothing changed")
+        drug = _drug_of(uow, previous)
+        if target.drug != drug:
+            raise InvalidInput("label_version", f"{label_version} is a label of {target.drug}; "
+                                                f"this course is of {drug}")
+        label_of(uow, label_version)  # refuses a version whose stored rows cannot be used
+        site = uow.sites.get(course.site_id)
+        assert site is not None
+        moved = uow.courses.update(dataclasses.replace(course, label_version=label_version,
+                                                       updated_at=now))
+        moved, _ = refresh_course(uow, moved, now, zone_of(site))
+        audit.append(uow, actor=user.username, action="course.move_label_version",
+                     entity_type="course", entity_id=course.id, at=now,
+                     before={"label_version": previous, "status": course.status,
+                             "next_due_date": course.next_due_date},
+                     after={"site": site.code, "drug": drug, "label_version": label_version,
+                            "reason": reason, "signature": "password re-entered",
+                            "status": moved.status, "next_due_date": moved.next_due_date})
+        uow.commit()
+    return CourseVersionResult(course_id, previous, label_version, moved.status,
+                               moved.next_due_date)
+
+
+def _drug_of(uow: UnitOfWork, version: str) -> str:
+    stored = uow.label.version(version)
+    if stored is not None:
+        return stored.drug
+    return current_label().drug if version == LABEL_VERSION else DRUG
+
+
+def versions_to_move_to(uow: UnitOfWork, *, course_id: int, viewer: Scope) -> tuple[str, ...]:
+    """The registered versions of the course's drug it could move to (not its own), in the
+    order registered; the built-in version too, should it not be registered yet."""
+    with uow.readonly():
+        course = course_or_404(uow, course_id, viewer)
+        drug = _drug_of(uow, course.label_version)
+        stored = uow.label.versions()
+    ids = [v.id for v in stored if v.drug == drug]
+    if LABEL_VERSION not in {v.id for v in stored} and current_label().drug == drug:
+        ids.insert(0, LABEL_VERSION)
+    return tuple(v for v in ids if v != course.label_version)

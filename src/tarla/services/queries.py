@@ -35,11 +35,12 @@ from tarla.services._common import (
     policy_from,
     preparation_or_404,
     resume_point_of,
+    rules_for,
     site_for,
     zone_of,
 )
 from tarla.services.errors import NotFound
-from tarla.services.label import SignedOff, SignedRule, signed_rules
+from tarla.services.label import SignedOff, SignedRule, signed_rules, version_for_new_course
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import (
     AdministrationRecord,
@@ -107,6 +108,7 @@ class WorklistItem:
     error: str | None = None
     unverified_rules: tuple[str, ...] = ()  # the UNVERIFIED rule ids the decision relies on
     signed_off: tuple[SignedOff, ...] = ()  # those of them the site has signed off
+    label_version: str | None = None  # the version the course started on
 
     @property
     def unverified_unsigned(self) -> tuple[str, ...]:
@@ -125,7 +127,8 @@ class WorklistItem:
                 "error": self.error, "unverified_rules": list(self.unverified_rules),
                 "signed_off": [{"rule": s.rule, "by": s.by, "on": s.on.isoformat()}
                                for s in self.signed_off],
-                "unverified_unsigned": list(self.unverified_unsigned)}
+                "unverified_unsigned": list(self.unverified_unsigned),
+                "label_version": self.label_version}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ class Worklist:
     date: date
     as_of: datetime
     items: tuple[WorklistItem, ...] = field(default_factory=tuple)
+    new_course_label_version: str | None = None  # the site's, for courses started now
 
     def to_json(self) -> dict[str, Any]:
         zone = ZoneInfo(self.timezone)
@@ -143,7 +147,8 @@ class Worklist:
             counts[item.decision] = counts.get(item.decision, 0) + 1
         return {"site": self.site, "timezone": self.timezone, "date": self.date.isoformat(),
                 "as_of": self.as_of.astimezone(zone).isoformat(), "counts": counts,
-                "items": [i.to_json() for i in self.items]}
+                "items": [i.to_json() for i in self.items],
+                "new_course_label_version": self.new_course_label_version}
 
 
 _ORDER = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}
@@ -156,9 +161,10 @@ def _as_of(on: date, now: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(on, time(23, 59, 59), zone)
 
 
-def _item(due: DueCourse, inp: core.CourseInput | InvalidInput) -> WorklistItem:
+def _item(due: DueCourse, inp: core.CourseInput | InvalidInput,
+          label_version: str | None = None) -> WorklistItem:
     base = {"course_id": due.course_id, "patient_id": due.patient_id, "mrn": due.mrn,
-            "name": f"{due.family_name}, {due.given_name}"}
+            "name": f"{due.family_name}, {due.given_name}", "label_version": label_version}
     try:
         if isinstance(inp, InvalidInput):
             raise inp
@@ -202,10 +208,12 @@ def worklist(uow: UnitOfWork, *, site_code: str, now: datetime, viewer: Scope,
         pins = uow.label.pinned_versions([due.course_id for due, _ in inputs])
         signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)  # type: ignore[arg-type]
                   for v in set(pins.values())}
-    items = [_signed(_item(due, inp), signed.get(pins.get(due.course_id, ""), {}))
+        new_courses = version_for_new_course(uow, site)
+    items = [_signed(_item(due, inp, pins.get(due.course_id)),
+                     signed.get(pins.get(due.course_id, ""), {}))
              for due, inp in inputs]
     items.sort(key=lambda i: (_ORDER.get(i.decision, 9), i.due_date or day, i.name))
-    return Worklist(site.code, site.timezone, day, as_of, tuple(items))
+    return Worklist(site.code, site.timezone, day, as_of, tuple(items), new_courses)
 
 
 # --------------------------------------------------------------------------- records
@@ -271,6 +279,7 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
     doses = reads.doses_after_last(ids)
     events = reads.events(ids)
     labs = reads.labs_from_last_dose(ids)
+    rules = _rules_of_courses(uow, ids)
     policies: dict[Any, core.Policy] = {}
     out: list[tuple[DueCourse, Input]] = []
     whole: list[DueCourse] = []  # read again with the whole history
@@ -278,8 +287,11 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
     for d in due:
         cid = d.course_id
         evs = events.get(cid, ())
+        own = rules[cid]
         try:
-            prior = resume_point_of(d, zone)
+            if isinstance(own, InvalidInput):
+                raise own
+            prior = resume_point_of(d, zone, own)
         except InvalidInput as exc:
             out.append((d, exc))
             continue
@@ -296,12 +308,28 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
         out.append((d, core.CourseInput(
             as_of=as_of, zone=zone, patient=_patient(d), administrations=tuple(given),
             adverse_events=tuple(e for e in evs if e.onset <= as_of), labs=tuple(seen),
-            policy=_policy(d.policy, policies), prior=prior, start_date=d.start_date)))
+            policy=_policy(d.policy, policies), prior=prior, start_date=d.start_date,
+            rules=own)))
     if back:
         _reach_back(uow, out, back, as_of)
     if whole:
-        out.extend(_read_whole(uow, whole, events, zone, as_of, policies))
+        out.extend(_read_whole(uow, whole, events, zone, as_of, policies, rules))
     return out
+
+
+def _rules_of_courses(uow: UnitOfWork, course_ids: list[int],
+                      ) -> dict[int, core.Rules | InvalidInput]:
+    """Each course's rules: those of the label version it is pinned to (read once per
+    version); a version that cannot be read is that course's error, not the worklist's."""
+    pins = uow.label.pinned_versions(course_ids)
+    by_version: dict[str, core.Rules | InvalidInput] = {}
+    for version in set(pins.values()):
+        try:
+            by_version[version] = rules_for(uow, version)
+        except InvalidInput as exc:
+            by_version[version] = exc
+    return {cid: by_version.get(pins.get(cid, core.BUILTIN_RULES.version), core.BUILTIN_RULES)
+            for cid in course_ids}
 
 
 def _patient(d: DueCourse) -> core.Patient:
@@ -344,7 +372,8 @@ def _reach_back(uow: UnitOfWork, out: list[tuple[DueCourse, Input]], back: dict[
 
 def _read_whole(uow: UnitOfWork, courses: list[DueCourse],
                 events: dict[int, list[core.AdverseEvent]], zone: ZoneInfo, as_of: datetime,
-                policies: dict[Any, core.Policy]) -> list[tuple[DueCourse, Input]]:
+                policies: dict[Any, core.Policy],
+                rules: dict[int, core.Rules | InvalidInput]) -> list[tuple[DueCourse, Input]]:
     """The whole history of courses whose stored last dose is after ``as_of``."""
     admins = uow.administrations.for_courses([d.course_id for d in courses])
     given: dict[int, list[core.Administration]] = {}
@@ -366,10 +395,14 @@ def _read_whole(uow: UnitOfWork, courses: list[DueCourse],
     out: list[tuple[DueCourse, Input]] = []
     for d in courses:
         doses, cut = given[d.course_id], cuts[d.course_id]
+        own = rules[d.course_id]
+        if isinstance(own, InvalidInput):
+            out.append((d, own))
+            continue
         out.append((d, core.CourseInput(
             as_of=as_of, zone=zone, patient=_patient(d), administrations=tuple(doses),
             adverse_events=tuple(e for e in events.get(d.course_id, ()) if e.onset <= as_of),
             labs=tuple(_lab(x) for x in labs.get(d.patient_id, ())
                        if x.collected_at <= as_of and (cut is None or x.collected_at > cut)),
-            policy=_policy(d.policy, policies), start_date=d.start_date)))
+            policy=_policy(d.policy, policies), start_date=d.start_date, rules=own)))
     return out

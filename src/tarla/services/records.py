@@ -328,6 +328,9 @@ class CourseHistory:
     administrations: tuple[AdministrationRecord, ...]
     adverse_events: tuple[AdverseEventRecord, ...]
     labs: tuple[LabRecord, ...]
+    #: The rules of the label version the course is pinned to (a ``tarla.label.rules.Rules``;
+    #: None: the built-in label).
+    rules: Any = None
 
 
 class DueCourse(NamedTuple):

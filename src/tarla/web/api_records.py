@@ -4,7 +4,8 @@ route checks the role first and the service checks it again.
 
 Roles: enrol = physician/scheduler/admin; labs = nurse/physician/pharmacist; administrations
 = nurse; assessments = nurse/physician; preparations (start, events, scans, check) =
-pharmacist, and the independent check must be a different pharmacist than the preparer.
+pharmacist, and the independent check must be a different pharmacist than the preparer;
+moving a course to another label version = physician (password re-entered).
 
 Sites are walls (:mod:`tarla.services.scope`): a user reads and writes their own site's
 records only; another site's patient, course, event or preparation is 404, exactly as one
@@ -24,13 +25,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.schemas.toxicity import CrsInput, IcansInput
-from tarla.services import clinical, pharmacy, queries
+from tarla.services import clinical, label, pharmacy, queries
 from tarla.services.audit import jsonable
 from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
 from tarla.web.api import ok
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
-from tarla.web.pages.common import site_in_view, web_of
+from tarla.web.pages.common import Signature, site_in_view, web_of
 from tarla.web.pages.patient import ENROL_ROLES
 from tarla.web.present import prep_summary
 
@@ -102,6 +103,17 @@ class CompletedIn(_In):
 
 class ReleaseIn(_In):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class LabelVersionIn(_In):
+    label_version: str = Field(min_length=1, max_length=32,
+                               description="a registered label version of the course's drug")
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="why this course moves (kept in the audit trail)")
+    password: str = Field(min_length=1, max_length=1000,
+                          description="the physician's password, re-entered: the e-signature "
+                                      "of the decision (wrong ones count toward the sign-in "
+                                      "limit)")
 
 
 class ResolveIn(_In):
@@ -296,6 +308,25 @@ def api_release(course_id: int, req: ReleaseIn, request: Request,
     return _created({"release_id": r.release_id, "course_id": r.course_id, "slot": r.slot,
                      "for_date": r.for_date, "covers_rules": list(r.covers_rules),
                      "covers_labs": list(r.covers_labs)})
+
+
+@router.post("/courses/{course_id}/label-version",
+             summary="A physician moves the course to another registered label version of its "
+                     "drug, with a reason and their password re-entered (audited)")
+def api_move_label_version(course_id: int, req: LabelVersionIn, request: Request,
+                           user: CurrentUser = allow(*label.MOVE_ROLES)) -> JSONResponse:
+    web = web_of(request)
+    signature = Signature(request, user)
+    try:
+        r = label.move_course_to_version(web.uow(), course_id=course_id,
+                                         label_version=req.label_version, actor=user.username,
+                                         reason=req.reason, password=req.password,
+                                         password_check=signature, now=web.now())
+    finally:
+        signature.record()
+    return ok(jsonable({"course_id": r.course_id, "previous": r.previous,
+                        "label_version": r.label_version, "status": r.status,
+                        "next_due_date": r.next_due_date}))
 
 
 @router.post("/adverse-events/{event_id}/resolve",

@@ -15,8 +15,6 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
 
-from tarla.label import LABEL_VERSION
-
 __all__ = ["course_calendar", "PLANNED_START"]
 
 #: The wall time a planned dose is assumed to start at, for the proximity window only.
@@ -40,7 +38,8 @@ def _care_text(care: dict[str, Any] | None) -> str:
 
 
 def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: ZoneInfo,
-                    site_name: str, now: datetime) -> bytes:
+                    site_name: str, now: datetime, label_version: str) -> bytes:
+    """``label_version``: the version the patient's course is on, written into each dose."""
     cal = Calendar()
     cal.add("prodid", "-//Tarla//IMDELLTRA course//EN")
     cal.add("version", "2.0")
@@ -61,7 +60,7 @@ def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: Zo
         ev.add("description", (
             f"Dose {dose['slot']}, {dose['dose_mg']} mg, at {site_name}. "
             + _care_text(care)
-            + f" Dates move if a dose is given late or held. Label {LABEL_VERSION}."))
+            + f" Dates move if a dose is given late or held. Label {label_version}."))
         ev.add("transp", "TRANSPARENT")
         cal.add_component(ev)
         prox = (care or {}).get("proximity")

@@ -19,10 +19,16 @@ from zoneinfo import ZoneInfo
 from tarla.domain import course as core
 from tarla.domain.clock import ClockEvent, EventKind, evaluate_clock
 from tarla.domain.errors import InvalidInput
-from tarla.label.toxicity import EventType, rules_for_event
+from tarla.label.toxicity import EventType
 from tarla.schemas.course import decision_to_json
 from tarla.schemas.pharmacy import clock_to_json
-from tarla.services._common import course_input, course_or_404, history_for, zone_of
+from tarla.services._common import (
+    course_input,
+    course_or_404,
+    history_for,
+    rules_for,
+    zone_of,
+)
 from tarla.services.ports import UnitOfWork
 from tarla.services.scope import Scope
 
@@ -48,7 +54,7 @@ def prep_summary(prep: dict[str, Any], now: datetime, zone: ZoneInfo) -> dict[st
     except InvalidInput as exc:  # stored events the clock refuses: show, never hide
         out["clock_error"] = f"{exc.field}: {exc.message}"
         return out
-    clock = clock_to_json(report)
+    clock = clock_to_json(report, label_version=prep["label_version"])  # the course's
     out["clock"] = clock
     if prep["status"] in DONE_STATUSES:
         return out
@@ -66,8 +72,6 @@ def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
     the decision while the event is ongoing, and once it has resolved. The label rows for the
     event and grade are listed with their tags. Nothing is written."""
     etype = EventType(kind)
-    rules = [{"rule": r.rule_id, "tag": str(r.tag), "text": r.text}
-             for r in rules_for_event(etype, grade)] if grade >= 1 else []
     with uow.readonly():
         course = course_or_404(uow, course_id, viewer)
         site = uow.sites.get(course.site_id)
@@ -75,6 +79,8 @@ def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
         zone = zone_of(site)
         h = history_for(uow, course)
     base = course_input(h, now, zone)
+    rules = [{"rule": r.rule_id, "tag": str(r.tag), "text": r.text}
+             for r in base.rules.rules_for_event(etype, grade)] if grade >= 1 else []
     out: dict[str, Any] = {"rules": rules, "ongoing": None, "resolved": None,
                            "timezone": site.timezone}
     if grade < 1:
@@ -91,7 +97,7 @@ def next_dose_if(uow: UnitOfWork, *, course_id: int, kind: str, grade: int,
 
 
 def _projected(course_start: Any, next_dose: dict[str, Any] | None, count: int,
-               ) -> list[dict[str, Any]]:
+               rules: core.Rules) -> list[dict[str, Any]]:
     """The planned doses after the next one: the core's uninterrupted plan, shifted so that
     it passes through the next dose's due date ("dates move with actual doses"). Only for a
     next dose on the planned sequence; after a restart step-up the plan is re-decided."""
@@ -102,7 +108,7 @@ def _projected(course_start: Any, next_dose: dict[str, Any] | None, count: int,
     if next_dose is None or next_dose["kind"] not in ("planned", "restart_continue"):
         return []
     cycles = max(2, int(next_dose["cycle"]) + 3)
-    plan = core.plan_course(course_start, cycles)
+    plan = core.plan_course(course_start, cycles, rules)
     idx = next((i for i, p in enumerate(plan) if p.slot.label == next_dose["slot"]), None)
     if idx is None:
         return []
@@ -131,8 +137,9 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
         admins = uow.administrations.for_course(course.id) if course else []  # type: ignore[arg-type]
         events = uow.events.for_course(course.id) if course else []  # type: ignore[arg-type]
         labs = uow.labs.for_patient(patient_id)
+        course_rules = rules_for(uow, course.label_version) if course else None
     zone = zone_of(site)
-    decision = (evaluate_patient(uow, now=now, viewer=viewer, course_id=course.id)  # type: ignore[arg-type]
+    decision = (evaluate_patient(uow, now=now, viewer=viewer, course_id=course.id)
                 if course else None)
     assessments = read.assessments(course.id) if course else []
     preps = read.preparations_for_courses([course.id]).get(course.id, []) if course else []
@@ -161,7 +168,8 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
         upcoming.append({**decision["next_dose"], "care": decision["care"],
                          "decision": decision["decision"], "next": True})
         if decision["decision"] in ("give", "wait"):
-            upcoming += _projected(course.start_date, decision["next_dose"], projected)  # type: ignore[union-attr]
+            upcoming += _projected(course.start_date, decision["next_dose"], projected,  # type: ignore[union-attr]
+                                   course_rules)  # type: ignore[arg-type]
     lab_rows = sorted(labs, key=lambda x: x.collected_at, reverse=True)
     panels: dict[datetime, dict[str, Any]] = {}
     for lab in lab_rows:  # one row per draw, one column per test
@@ -170,6 +178,7 @@ def patient_view(uow: UnitOfWork, read: Any, *, patient_id: int, now: datetime,
     tests = order + sorted({x.test for x in lab_rows} - set(order))
     tests = [t for t in tests if any(t in p for p in panels.values())]
     return {"patient": patient, "site": site, "zone": zone, "course": course,
+            "course_label_version": course.label_version if course else None,
             "courses": courses, "decision": decision, "timeline": timeline,
             "upcoming": upcoming, "labs": lab_rows, "assessments": assessments,
             "lab_panels": list(panels.items()), "lab_tests": tests,

@@ -38,14 +38,17 @@ class ReadModels:
         return self._engine
 
     def preparations_for_courses(self, course_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        """Preparations of each course, newest first, each with its clock events in order."""
+        """Preparations of each course, newest first, each with its clock events in order and
+        the label version of its course (``label_version``)."""
         if not course_ids:
             return {}
         p, e = orm.Preparation.__table__, orm.PreparationEventRow.__table__
+        c = orm.TreatmentCourse.__table__
         out: dict[int, list[dict[str, Any]]] = {}
         with self._engine.connect() as conn:
             preps = [_row(r) for r in conn.execute(
-                select(p).where(p.c.course_id.in_(list(course_ids))).order_by(p.c.id.desc()))]
+                select(p, c.c.label_version).join(c, c.c.id == p.c.course_id)
+                .where(p.c.course_id.in_(list(course_ids))).order_by(p.c.id.desc()))]
             ids = [x["id"] for x in preps]
             events: dict[int, list[dict[str, Any]]] = {}
             if ids:

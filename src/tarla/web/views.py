@@ -9,7 +9,6 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 from tarla.label import LABEL_VERSION
-from tarla.services.label import ENGINE_NOTE
 
 __all__ = ["install", "DECISION_WORDS", "TAG_WORDS", "local", "monitoring_words"]
 
@@ -116,6 +115,7 @@ def install(templates: Jinja2Templates) -> None:
                        event_words=lambda e: _EVENT_WORDS.get(str(e), str(e)),
                        prep_status=lambda s: _PREP_STATUS.get(str(s), str(s)),
                        place=worklist_place, iso_local=iso_local)
-    env.globals.update(LABEL_VERSION=LABEL_VERSION, DECISION_WORDS=DECISION_WORDS,
-                       TAG_WORDS=TAG_WORDS, monitoring_words=monitoring_words,
-                       ENGINE_NOTE=ENGINE_NOTE)
+    # The built-in version only, for the Rules page: a page about a course shows that
+    # course's version (``course_label_version``), see base.html's footer.
+    env.globals.update(BUILT_IN_LABEL_VERSION=LABEL_VERSION, DECISION_WORDS=DECISION_WORDS,
+                       TAG_WORDS=TAG_WORDS, monitoring_words=monitoring_words)

@@ -187,6 +187,7 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
     names = web.read.user_names([e.resolution_proposed_by for e in ongoing])
     ctx: dict[str, Any] = {
         "nav": "today", "d": decision, "patient": patient, "course_id": course_id,
+        "course_label_version": decision["course_label_version"],
         "zone": zone, "ready_preps": ready, "running_preps": running,
         "admin_v": {"started_at": wall, "idempotency_key": secrets.token_urlsafe(16)},
         "admin_errors": {}, "refusal": None,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import math
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,11 +14,11 @@ from pydantic import ValidationError
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
 from tarla.services.errors import Conflict, Forbidden, NotFound, Refused, ServiceError
 from tarla.services.records import SiteRecord
-from tarla.web.auth import CurrentUser
+from tarla.web.auth import CurrentUser, client_ip, verify_password
 from tarla.web.problems import field_errors
 
 __all__ = ["render", "site_in_view", "web_of", "local_moment", "errors_of", "FormErrors",
-           "is_htmx", "form_status"]
+           "is_htmx", "form_status", "Signature"]
 
 
 def web_of(request: Request) -> Any:
@@ -120,3 +121,34 @@ def form_status(exc: Exception) -> int:
     if isinstance(exc, NotFound):
         return 404
     return 422
+
+
+class Signature:
+    """The sign-in's own password check for an e-signature (a
+    :class:`~tarla.services.ports.PasswordCheck`), counted by the sign-in's rate limit (same
+    user, same address): refused up front after too many wrong passwords; a wrong one is
+    recorded once the use case's transaction is over (:meth:`record`), so that an e-signature
+    form cannot be used to guess a password."""
+
+    def __init__(self, request: Request, user: CurrentUser) -> None:
+        web = web_of(request)
+        self.sessions, self.username = web.sessions, user.username
+        self.ip, self.now = client_ip(request), web.now()
+        self.wrong = False
+        failures, oldest = self.sessions.recent_failures(self.username, self.ip, self.now,
+                                                         web.options.login_window)
+        if failures >= web.options.login_max_failures:
+            window = web.options.login_window
+            wait = (oldest + window - self.now) if oldest else window
+            minutes = max(1, math.ceil(max(wait, timedelta(0)).total_seconds() / 60))
+            raise InvalidInput("password", f"too many wrong passwords: wait {minutes} minute"
+                                           f"{'s' if minutes != 1 else ''} and try again")
+
+    def __call__(self, stored_hash: str | None, password: str) -> bool:
+        ok = verify_password(stored_hash, password)
+        self.wrong = self.wrong or not ok
+        return ok
+
+    def record(self) -> None:
+        if self.wrong:
+            self.sessions.record_attempt(self.username, self.ip, self.now, ok=False)

@@ -148,6 +148,7 @@ def _page(request: Request, user: CurrentUser, sheet: LabSheet, *, values: dict[
     return render(request, "labs.html", {
         "nav": "patients", "patient": sheet.patient, "zone": ZoneInfo(sheet.timezone),
         "labs": labs, "lab_count": len(sheet.labs), "decision": sheet.decision,
+        "course_label_version": (sheet.decision or {}).get("course_label_version"),
         "names": web.read.user_names([x.charted_by for x in labs]),
         "tests": tests, "limit_needs": {k: w for t in tests for k, w in t.needs.items()},
         "v": values, "errors": errors, "grades": grades,

@@ -1,5 +1,5 @@
-"""Patients: search, enrol, one patient's course (timeline, decisions, labs, calendar) and the
-patient's wristband."""
+"""Patients: search, enrol, one patient's course (timeline, decisions, labs, calendar), the
+patient's wristband, and a physician's move of the course to another label version."""
 
 from __future__ import annotations
 
@@ -14,12 +14,20 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
-from tarla.services import clinical, queries
+from tarla.services import clinical, label, queries
 from tarla.services.errors import ServiceError
+from tarla.services.label import version_for_new_course
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.calendar import course_calendar
-from tarla.web.pages.common import errors_of, render, site_in_view, web_of
+from tarla.web.pages.common import (
+    Signature,
+    errors_of,
+    form_status,
+    render,
+    site_in_view,
+    web_of,
+)
 from tarla.web.present import patient_view
 
 __all__ = ["router", "ENROL_ROLES"]
@@ -41,8 +49,14 @@ def patients(request: Request, q: str = "", site: str | None = None,
 
 def _enrol_form(request: Request, values: dict[str, Any], errors: dict[str, str],
                 status: int = 200, site: Any = None) -> Response:
+    version = None
+    if site is not None:  # the version the course enrolled here will start on (footer)
+        uow = web_of(request).uow()
+        with uow.readonly():
+            version = version_for_new_course(uow, site)
     return render(request, "enrol.html", {"nav": "patients", "v": values, "errors": errors,
-                                          "site": site}, status=status)
+                                          "site": site, "new_course_label_version": version},
+                  status=status)
 
 
 @router.get("/patients/new")
@@ -104,13 +118,55 @@ def enrol_submit(request: Request, mrn: str = Form(""), family_name: str = Form(
 
 
 @router.get("/patients/{patient_id}")
-def patient_page(request: Request, patient_id: int, enrolled: int = 0,
+def patient_page(request: Request, patient_id: int, enrolled: int = 0, moved: int = 0,
                  user: CurrentUser = allow(*ANY_ROLE)) -> Response:
+    flash = "Patient enrolled." if enrolled else None
+    return _patient_page(request, user, patient_id, flash=flash, moved=bool(moved))
+
+
+def _patient_page(request: Request, user: CurrentUser, patient_id: int, *, status: int = 200,
+                  flash: str | None = None, moved: bool = False,
+                  move_errors: dict[str, str] | None = None,
+                  move_v: dict[str, str] | None = None) -> Response:
     web = web_of(request)
     view = patient_view(web.uow(), web.read, patient_id=patient_id, now=web.now(),
                         viewer=user.scope)
-    return render(request, "patient.html", {"nav": "patients", **view,
-                                            "flash": "Patient enrolled." if enrolled else None})
+    course = view["course"]
+    if moved and course is not None:
+        flash = f"This course is now on label version {course.label_version}."
+    can_move = course is not None and user.has(*label.MOVE_ROLES)
+    choices = (label.versions_to_move_to(web.uow(), course_id=course.id, viewer=user.scope)
+               if can_move else ())
+    return render(request, "patient.html", {
+        "nav": "patients", **view, "flash": flash, "can_move": can_move,
+        "move_options": [("", "choose a version"), *((v, v) for v in choices)],
+        "move_errors": move_errors or {}, "move_v": move_v or {}},
+        status=status)
+
+
+@router.post("/courses/{course_id}/label-version")
+def move_label_version(request: Request, course_id: int, label_version: str = Form(""),
+                       reason: str = Form(""), password: str = Form(""),
+                       user: CurrentUser = allow(*label.MOVE_ROLES)) -> Response:
+    """A physician moves this course to another label version of its drug: their decision,
+    with a reason and their password re-entered (an e-signature)."""
+    web = web_of(request)
+    course = queries.course_of(web.uow(), course_id=course_id, viewer=user.scope)
+    try:
+        signature = Signature(request, user)
+        try:
+            label.move_course_to_version(web.uow(), course_id=course_id,
+                                         label_version=label_version, actor=user.username,
+                                         reason=reason, password=password,
+                                         password_check=signature, now=web.now())
+        finally:
+            signature.record()
+    except (InvalidInput, ServiceError) as exc:
+        return _patient_page(request, user, course.patient_id, status=form_status(exc),
+                             move_errors=errors_of(exc),
+                             move_v={"label_version": label_version, "reason": reason})
+    return RedirectResponse(f"/patients/{course.patient_id}?moved=1#label-version",
+                            status_code=303)
 
 
 @router.get("/patients/{patient_id}/course.ics")
@@ -120,7 +176,8 @@ def patient_calendar(request: Request, patient_id: int,
     now = web.now()
     view = patient_view(web.uow(), web.read, patient_id=patient_id, now=now, viewer=user.scope)
     body = course_calendar(patient_id=patient_id, upcoming=view["upcoming"], zone=view["zone"],
-                           site_name=view["site"].name, now=now)
+                           site_name=view["site"].name, now=now,
+                           label_version=view["course_label_version"])
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="imdelltra-{patient_id}.ics"'})
 

@@ -155,7 +155,9 @@ def _load(request: Request, user: CurrentUser, preparation_id: int) -> dict[str,
     releases = web.read.releases_on([prep.course_id], now.astimezone(zone).date())
     return {"prep": prep, "row": row, "summary": summary, "course": course,
             "patient": patient, "site": site, "zone": zone, "decision": decision,
-            "recipe": prepare_to_json(plan_preparation(prep.dose_mg)), "scans": scans,
+            "recipe": prepare_to_json(plan_preparation(prep.dose_mg),
+                                      label_version=course.label_version), "scans": scans,
+            "course_label_version": course.label_version,  # the footer's
             "names": names, "done": done, "now": now,
             # the stored verdict of the latest drug-vial scan, shown (the service judges)
             "latest_drug_scan": drug[-1] if drug else None,
@@ -343,7 +345,8 @@ def _pdf(request: Request, user: CurrentUser, preparation_id: int, kind: str) ->
         bag_prepared_at=bag_prepared, scans=tuple(records),
         prepared_by=ctx["names"].get(prep.prepared_by),
         checked_by=ctx["names"].get(prep.checked_by) if prep.checked_by else None,
-        bag_material=None, printed_at=now.astimezone(zone), zone=zone, preparation_id=prep.id)
+        bag_material=None, printed_at=now.astimezone(zone), zone=zone,
+        label_version=ctx["course"].label_version, preparation_id=prep.id)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{kind}.pdf"
         if kind == "label":

@@ -6,8 +6,8 @@ workflow (label-facts §8, §9).
   ``tarla/label/versions``) and chooses the version new courses start on; both are audited.
 - A pharmacist or physician signs selected rules of a version off, re-entering their password
   (an e-signature of the version's content hash), or revokes a sign-off with a reason.
-- Versions other than the built-in one are shown for review: the course engine still computes
-  with the built-in rows (:data:`tarla.services.label.ENGINE_NOTE`), and the page says so.
+- A course is computed with the rows of its own version; the page says so for a version other
+  than the built-in one.
 
 Wrong passwords count toward the sign-in's rate limit (same user, same address), so the
 sign-off form cannot be used to guess a password.
@@ -15,8 +15,6 @@ sign-off form cannot be used to guess a password.
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -29,8 +27,8 @@ from tarla.label import LABEL_VERSION
 from tarla.services import label
 from tarla.services.errors import ServiceError
 from tarla.services.vocab import SIGN_OFF_ROLES
-from tarla.web.auth import ANY_ROLE, CurrentUser, allow, client_ip, verify_password
-from tarla.web.pages.common import errors_of, render, site_in_view, web_of
+from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.pages.common import Signature, errors_of, render, site_in_view, web_of
 
 __all__ = ["router", "shipped_revisions"]
 
@@ -67,7 +65,8 @@ def _page(request: Request, user: CurrentUser, site_code: str | None, *, status:
              if a["action"] == "label.register"
              or (a["after"] or {}).get("site") == chosen.code]
     shown = next((v for v in view.versions if v.version == view.label.version), None)
-    ctx = {"nav": "rules", "site": chosen, "view": view, "rules": rows, "shown": shown,
+    ctx = {"nav": "rules", "site": chosen, "view": view,
+           "new_course_label_version": view.new_courses, "rules": rows, "shown": shown,
            "signed_count": sum(1 for r in rows if r["signed"]),
            "unsigned_count": sum(1 for r in rows if not r["signed"]),
            "unverified_unsigned": sum(1 for r in rows if r["tag"] == "UNVERIFIED"
@@ -112,35 +111,6 @@ async def sign_off(request: Request, user: CurrentUser = allow(*SIGN_OFF_ROLES))
     return await run_in_threadpool(_sign_off, request, user, form)
 
 
-class _Signature:
-    """The sign-in's own password check for an e-signature, counted by the sign-in's rate
-    limit (same user, same address): refused up front after too many wrong passwords; a wrong
-    one is recorded once the use case's transaction is over (:meth:`record`)."""
-
-    def __init__(self, request: Request, user: CurrentUser) -> None:
-        web = web_of(request)
-        self.sessions, self.username = web.sessions, user.username
-        self.ip, self.now = client_ip(request), web.now()
-        self.wrong = False
-        failures, oldest = self.sessions.recent_failures(self.username, self.ip, self.now,
-                                                         web.options.login_window)
-        if failures >= web.options.login_max_failures:
-            window = web.options.login_window
-            wait = (oldest + window - self.now) if oldest else window
-            minutes = max(1, math.ceil(max(wait, timedelta(0)).total_seconds() / 60))
-            raise InvalidInput("password", f"too many wrong passwords: wait {minutes} minute"
-                                           f"{'s' if minutes != 1 else ''} and try again")
-
-    def __call__(self, stored_hash: str | None, password: str) -> bool:
-        ok = verify_password(stored_hash, password)
-        self.wrong = self.wrong or not ok
-        return ok
-
-    def record(self) -> None:
-        if self.wrong:
-            self.sessions.record_attempt(self.username, self.ip, self.now, ok=False)
-
-
 def _sign_off(request: Request, user: CurrentUser, form: Any) -> Response:
     web = web_of(request)
     chosen, _ = site_in_view(request, user, _field(form, "site") or None)
@@ -150,7 +120,7 @@ def _sign_off(request: Request, user: CurrentUser, form: Any) -> Response:
     password = form.get("password")
     try:
         _comment(comments, "comments", "say what you checked the rules against")
-        signature = _Signature(request, user)
+        signature = Signature(request, user)
         try:
             label.sign_off_label(web.uow(), site_code=chosen.code, rule_ids=ids,
                                  actor=user.username, now=web.now(), comments=comments,
@@ -266,8 +236,7 @@ def compare(request: Request, a: str, b: str, site: str | None = None, loaded: i
     chosen, _ = site_in_view(request, user, site)
     changes = label.compare_versions(web.uow(), a=a, b=b)
     view = label.rules_overview(web.uow(), site_code=chosen.code, viewer=user.scope)
-    notes = {v.version: v.note for v in view.versions}
     return render(request, "rules_diff.html", {
-        "nav": "rules", "site": chosen, "d": changes, "notes": notes,
+        "nav": "rules", "site": chosen, "d": changes,
         "versions": [v.version for v in view.versions],
         "flash": f"{b} loaded: the differences from {a} are below." if loaded else None})

@@ -49,7 +49,7 @@ def worklist_view(request: Request, user: CurrentUser, site: str | None,
     for item in wl.items:
         counts[item.decision] = counts.get(item.decision, 0) + 1
     return {"wl": wl, "rows": rows, "sites": sites, "site": chosen, "counts": counts,
-            "zone": zone, "now": now}
+            "zone": zone, "now": now, "new_course_label_version": wl.new_course_label_version}
 
 
 @router.get("/today")
