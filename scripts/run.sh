@@ -9,6 +9,14 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 mkdir -p var
 
+# The key that signs the wallet card's QR links: one for every worker, kept across restarts.
+if [ -z "${TARLA_SECRET_KEY:-}" ] && [ -z "${TARLA_SECRET_KEY_FILE:-}" ]; then
+  if [ ! -s var/secret.key ]; then
+    (umask 077; $BIN/python -c 'import secrets; print(secrets.token_urlsafe(48))' > var/secret.key)
+  fi
+  export TARLA_SECRET_KEY_FILE="$PWD/var/secret.key"
+fi
+
 echo "== Database: ${TARLA_DATABASE_URL}"
 $BIN/tarla db upgrade
 

@@ -26,12 +26,13 @@ from zoneinfo import ZoneInfo
 from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.label.products import PRODUCTS
-from tarla.services import admin, clinical, pharmacy
+from tarla.services import admin, care, clinical, pharmacy
 from tarla.services import bench as bench_service
 from tarla.services.demo import kit_scan
 from tarla.services.errors import Refused
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import PreparationEventRecord
+from tarla.services.scope import OPERATOR
 
 ZONE = ZoneInfo("America/New_York")
 DAY0 = date(2026, 12, 1)
@@ -188,9 +189,20 @@ class LoopWorld:
             uow.commit()
 
     # ------------------------------------------------------------------ bedside
+    def premedicate(self, p: Patient, started: datetime, nurse: str | None = None) -> None:
+        """Chart the premedication the dose due lists (C1D1/C1D8 care: dexamethasone), given
+        30 minutes before ``started`` (label-facts §3: within 1 hour before the infusion)."""
+        given = started - timedelta(minutes=30)
+        for med in care.premedication_due(self.uow(), course_id=p.course_id, now=given,
+                                          viewer=OPERATOR):
+            care.chart_premedication(self.uow(), course_id=p.course_id, rule_id=med.rule,
+                                     given_at=given, actor=nurse or self.s.nurse,
+                                     now=given + timedelta(minutes=2))
+
     def hang(self, p: Patient, pid: int, started: datetime, *, ended: datetime | None = None,
              now: datetime | None = None, nurse: str | None = None
              ) -> clinical.AdministrationResult:
+        self.premedicate(p, started, nurse)
         return clinical.record_administration(
             self.uow(), course_id=p.course_id, started_at=started, ended_at=ended,
             actor=nurse or self.s.nurse, now=now or (ended or started) + timedelta(minutes=5),
@@ -514,6 +526,15 @@ def kit_out_of_the_fridge_25_hours(w: LoopWorld) -> Act:
                {"preparation_id": pid, "raw": kit_scan(1, "K-WARM")})
 
 
+def infusion_without_its_premedication(w: LoopWorld) -> Act:
+    # C1D1 care lists dexamethasone 8 mg IV within 1 hour before the infusion (label-facts
+    # §3); it was given 2 hours before: outside its window, so the start is refused.
+    p, pid = _c1d1_bag(w)
+    care.chart_premedication(w.uow(), course_id=p.course_id, given_at=at(0, "07:00"),
+                             actor=w.s.nurse, now=at(0, "07:05"))
+    return chart(w, p, at(0, "09:00"), bag_scan=label_barcode(pid))
+
+
 TABLE: tuple[Unsafe, ...] = (
     Unsafe("checked-10-mg-bag-as-the-1-mg-step-up", ten_mg_bag_as_the_1_mg_step_up,
            "GATE-BAG-DOSE"),
@@ -561,6 +582,8 @@ TABLE: tuple[Unsafe, ...] = (
            "GATE-CHECK-FOUR-EYES"),
     Unsafe("kit-out-of-the-fridge-25-hours", kit_out_of_the_fridge_25_hours,
            "GATE-KIT-EXCURSION", stored_refusal=True),
+    Unsafe("infusion-started-2-hours-after-its-dexamethasone",
+           infusion_without_its_premedication, "CARE-PREMED-WINDOW"),
 )
 
 assert len({row.id for row in TABLE}) == len(TABLE)

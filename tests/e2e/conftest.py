@@ -135,3 +135,77 @@ def new_page(browser, server):  # type: ignore[no-untyped-def]
     yield make
     for ctx in contexts:
         ctx.close()
+
+
+class E2EClock:
+    """The clock of the in-process server below: the wall clock until a test moves it (the
+    app's ``now`` parameter, which exists for tests; nothing in production reads this)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(ZoneInfo(ZONE)) + self.offset
+
+
+@pytest.fixture(scope="module")
+def clocked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, E2EClock]]:
+    """A live server whose clock a test can move forward (a 22-24 h monitoring bed ends within
+    the test): the same app in this process under uvicorn, over a fresh demo database."""
+    import threading
+
+    import uvicorn
+
+    from tarla.config import Settings
+    from tarla.web.app import create_app
+    from tarla.web.config import WebOptions
+
+    tmp = tmp_path_factory.mktemp("e2e-clocked")
+    url = f"sqlite:///{tmp / 'tarla.sqlite3'}"
+    env = {**os.environ, "TARLA_DATABASE_URL": url, "TARLA_SITE": "DEMO"}
+    env.pop("TARLA_DEBUG", None)
+    demo_day = (datetime.now(ZoneInfo(ZONE)) - timedelta(hours=9)).date()
+    _tarla(["db", "upgrade"], env)
+    _tarla(["demo-data", "--patients", "8", "--seed", "2", "--today", demo_day.isoformat(),
+            "--timezone", ZONE], env)
+    _tarla(["demo-users", "--password", PASSWORD, "--json"], env)
+    clock = E2EClock()
+    app = create_app(Settings(database_url=url, default_site="DEMO"), options=WebOptions(),
+                     now=clock)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the in-process server did not start", pytrace=False)
+        time.sleep(0.2)
+    yield base, clock
+    server.should_exit = True
+    thread.join(timeout=15)
+    app.state.bootstrapped.close()
+
+
+@pytest.fixture
+def clocked_page(browser, clocked_server):  # type: ignore[no-untyped-def]
+    """Pages on the clocked server (a fresh context each: own cookies)."""
+    base, _ = clocked_server
+    contexts = []
+
+    def make():  # type: ignore[no-untyped-def]
+        ctx = browser.new_context(viewport={"width": 1180, "height": 820}, base_url=base,
+                                  accept_downloads=True)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()

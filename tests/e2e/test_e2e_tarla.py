@@ -127,6 +127,13 @@ def test_the_closed_loop_from_the_bench_to_the_bedside(new_page, shots) -> None:
     nurse = new_page()
     sign_in(nurse, "rn.alvarez")
     nurse.goto(f"/bedside/{course}")
+    # --- C1D1/C1D8 care: the dexamethasone is charted before the infusion (label-facts §3);
+    # without it the infusion start is refused (CARE-PREMED)
+    premedication = nurse.locator("#chart-premedication")
+    if premedication.count():
+        premedication.click()
+        expect(nurse.locator("#premedication")).to_contain_text("dexamethasone 8 mg IV given")
+        nurse.screenshot(path=str(shots / "29-bedside-premedication.png"), full_page=True)
     expect(nurse.locator("#f-patient_scan")).to_be_focused()
     wrong = "MRN100000" if mrn != "MRN100000" else "MRN100001"
     nurse.keyboard.type(wrong)

@@ -68,7 +68,9 @@ def bag(w: World, course_id: int, days: int) -> int:
     p = patient_of(w, course_id)
     drawn = T0 + timedelta(days=days, hours=-1)
     w.loop.labs(p, drawn)
-    return w.loop.prepare(p, drawn + timedelta(minutes=45), f"K{course_id}-{days}")
+    pid = w.loop.prepare(p, drawn + timedelta(minutes=45), f"K{course_id}-{days}")
+    w.loop.premedicate(p, T0 + timedelta(days=days, hours=1))  # C1D1/C1D8 care (label §3)
+    return pid
 
 
 def chart(w: World, course_id: int, days: int, preparation_id: int, **kw: object

@@ -13,6 +13,7 @@ from closed_loop_cases import (
     EXISTING,
     TABLE,
     LoopWorld,
+    Patient,
     Staff,
     Unsafe,
     act_through_services,
@@ -68,7 +69,7 @@ def test_the_table_covers_every_item_of_the_issue() -> None:
         "GATE-PREP-CLOCK", "GATE-BAG-CLOCK", "GATE-BAG-CHECKED", "GATE-CHECK-ONCE",
         "GATE-KIT-ONCE", "GATE-PREP-SCAN", EXISTING, "GATE-LABS-MISSING", "GATE-HOLD",
         "GATE-ID-WRISTBAND", "GATE-ID-BAG", "GATE-ID-EXCEPTION", "GATE-PREP-TIME",
-        "GATE-PREP-HANG", "GATE-CHECK-FOUR-EYES", "GATE-KIT-EXCURSION"}
+        "GATE-PREP-HANG", "GATE-CHECK-FOUR-EYES", "GATE-KIT-EXCURSION", "CARE-PREMED-WINDOW"}
 
 
 def row(row_id: str) -> Unsafe:
@@ -109,6 +110,7 @@ def test_a_second_release_naming_both_holds_lets_the_bag_be_hung() -> None:
                                   "outweighs the risk, G-CSF started")
     assert (again.slot, again.covers_rules, again.covers_labs) == (
         "C1D8", ("T5-CRS-G2", "T7-NEUT"), ())
+    w.premedicate(Patient(0, course_id, ""), act.now)  # C1D8 care: dexamethasone first
     given = clinical.record_administration(
         w.uow(), course_id=course_id, started_at=act.now, actor=act.actor, now=act.now,
         patient_scan=act.args["patient_scan"], bag_scan=act.args["bag_scan"])

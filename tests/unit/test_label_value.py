@@ -28,9 +28,9 @@ from tarla.label.value import (
 #: label is a new version (a revision file), never an edit in place (label-facts §8). (Changed
 #: once, with the same ids, tags, texts and values, when the engine began reading its rows from
 #: the label value: see ``_EARLIER_BUILT_IN_HASHES`` in tarla.services.label.)
-BUILT_IN_HASH = "d2440ee513c1acfcb60090fb6d8dbcd6ca4e88c4dd7ead02889202fc653cd99f"
+BUILT_IN_HASH = "080274ae55ca70ed49581e6fab2739980b689312f0108f17c9201ba663dce1b7"
 SHIPPED = "US-PI-2026-UNCONFIRMED"
-SHIPPED_HASH = "c8624c1d5ff5a67a9e9bab98e6e8c6b6f51af1274c6ea2b065ed5353e52be4db"
+SHIPPED_HASH = "863144d63bac1665e872bfacb1722b02cbb798cc2496ef6d70a68c9e9b7f6b28"
 C1_MONITORING = "T1-MON-C1D1-D8"
 
 

@@ -105,6 +105,7 @@ def test_recording_a_slot_twice_is_refused_with_a_friendly_error(store: FakeStor
         w.hang(p, given.preparation_id, at(0, "09:00"))  # type: ignore[arg-type]
     w.labs(p, at(7, "07:00"))
     pid = w.prepare(p, at(7, "07:45"), "K2")
+    w.premedicate(p, at(7, "09:00"))
     with pytest.raises(InvalidInput, match="the dose due is C1D8, not C1D15"):
         clinical.record_administration(
             uow(store), course_id=p.course_id, started_at=at(7, "09:00"), actor="rn",
@@ -126,6 +127,7 @@ def test_an_idempotency_key_records_once(store: FakeStore) -> None:
     w, p = loop(store), patient(store)
     w.labs(p, at(0, "07:00"))
     pid = w.prepare(p, at(0, "07:45"), "K1")
+    w.premedicate(p, at(0, "09:00"))
 
     def chart() -> clinical.AdministrationResult:
         return clinical.record_administration(
@@ -158,6 +160,7 @@ def test_only_a_nurse_records_doses_and_nothing_is_written_when_refused(store: F
 def test_a_dose_needs_a_bag_or_it_is_refused_and_nothing_is_written(store: FakeStore) -> None:
     p = patient(store)
     loop(store).labs(p, at(0, "07:00"))
+    loop(store).premedicate(p, at(0, "09:00"))
     entries = len(store.audit)
     with pytest.raises(Refused) as refused:
         clinical.record_administration(uow(store), course_id=p.course_id,
@@ -172,6 +175,7 @@ def test_a_documented_scan_exception_charts_the_chosen_bag_with_its_witness(stor
     w, p = loop(store), patient(store)
     w.labs(p, at(0, "07:00"))
     pid = w.prepare(p, at(0, "07:45"), "K1")
+    w.premedicate(p, at(0, "09:00"))
     r = clinical.record_administration(
         uow(store), course_id=p.course_id, started_at=at(0, "09:00"), actor="rn",
         now=at(0, "09:05"), preparation_id=pid,
@@ -190,6 +194,7 @@ def test_charting_writes_the_bags_infusion_start_and_end_in_the_same_transaction
     w, p = loop(store), patient(store)
     w.labs(p, at(0, "07:00"))
     pid = w.prepare(p, at(0, "07:45"), "K1")
+    w.premedicate(p, at(0, "09:00"))
     commits, entries = store.commits, len(store.audit)
     r = w.hang(p, pid, at(0, "09:00"), ended=at(0, "10:00"))
     assert (store.commits, len(store.audit)) == (commits + 1, entries + 1)

@@ -89,7 +89,9 @@ def behind_the_wall(two: Two, foreign: Callable[[], Any], missing: Callable[[], 
 def c1d1_bag(w: LoopWorld, mrn: str = "M1", *, checked: bool = True) -> tuple[Patient, int]:
     p = w.enrol(mrn)
     w.labs(p, at(0, "07:00"))
-    return p, w.prepare(p, at(0, "07:45"), f"K-{w.s.site}-{mrn}", checked=checked)
+    pid = w.prepare(p, at(0, "07:45"), f"K-{w.s.site}-{mrn}", checked=checked)
+    w.premedicate(p, at(0, "09:00"))  # C1D1 care: dexamethasone before the infusion
+    return p, pid
 
 
 def started(w: LoopWorld, mrn: str = "M1") -> tuple[Patient, int]:

@@ -133,6 +133,16 @@ def test_the_closed_loop_through_the_api_hangs_the_checked_bag_and_ends_the_infu
     with client:
         patient = client.get(f"/api/v1/patients/{p.patient_id}").json()
         assert patient["wristband_barcode"] == wristband_barcode("CL1") == "CL1"
+        refused = client.post(f"/api/v1/courses/{p.course_id}/administrations", json={
+            "started_at": at(0, "09:00").isoformat(), "patient_scan": "CL1",
+            "bag_scan": label_barcode(pid), "dose_mg": 1})
+        assert refused.status_code == 409
+        assert [e["rule"] for e in refused.json()["errors"]] == ["CARE-PREMED"]
+        premed = client.post(f"/api/v1/courses/{p.course_id}/premedications",
+                             json={"given_at": at(0, "08:40").isoformat()})
+        assert premed.status_code == 201, premed.text
+        assert (premed.json()["drug"], premed.json()["dose"], premed.json()["slot"]) == (
+            "dexamethasone", "8 mg", "C1D1")
         r = client.post(f"/api/v1/courses/{p.course_id}/administrations", json={
             "started_at": at(0, "09:00").isoformat(), "patient_scan": "CL1",
             "bag_scan": label_barcode(pid), "dose_mg": 1, "idempotency_key": "tablet-1:CL1"})

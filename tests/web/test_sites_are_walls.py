@@ -9,6 +9,7 @@ goes through (or is refused for a reason that is not the site). The route list c
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.label import LABEL_VERSION
 from tarla.services import pharmacy
 from tarla.services.demo import kit_scan
+from tarla.services.records import MedicationEntryRecord
 from tarla.web.app import create_app
 from tarla.web.auth import hash_password
 from tarla.web.config import WebOptions
@@ -76,6 +78,13 @@ def _north(uow: Callable[[], Any]) -> dict[str, Any]:
     ready = loop.prepare(patient["stepup"], at(7, 5), "NK-STEPUP")
     running = loop.prepare(patient["script"], at(7, 5), "NK-SCRIPT")
     loop.hang(patient["script"], running, at(7, 45))
+    loop.premedicate(patient["stepup"], NOW)  # its dose is charted at 08:00 (C1D8 care)
+    with uow() as u:  # a fluid on record to end (the route needs an entry of the site)
+        saline = u.care.add_medication(MedicationEntryRecord(
+            course_id=w.courses["script"], slot="C1D1", kind="post_infusion",
+            rule_id="T3-SALINE", drug="0.9% sodium chloride", dose="1 L", route="IV",
+            recorded_at=at(7, 50), given_at=at(7, 50), nurse_id=1))
+        u.commit()
     pharmacy.receive_kit(uow(), site_code=NORTH, scan=kit_scan(10, "NK-STOCK"),
                          actor="rph.north", now=at(6, 0))
     with uow().readonly() as u:
@@ -85,9 +94,21 @@ def _north(uow: Callable[[], Any]) -> dict[str, Any]:
             "stepup": w.courses["stepup"], "held": w.courses["held"],
             "nolabs": w.courses["nolabs"], "script": w.courses["script"],
             "prepared": prepared, "ready": ready, "running": running, "event": event,
+            "saline": saline.id,
+            **_north_alerts(uow),
             "site": NORTH, "user": "rn2.north", "mrn": mrn["stepup"],
             "wall": NOW.astimezone(NORTH_ZONE).strftime("%Y-%m-%dT%H:%M"),
             "iso": NOW.isoformat(), "kit": kit_scan(10, "NK-STOCK")}
+
+
+def _north_alerts(uow: Callable[[], Any]) -> dict[str, int]:
+    """NORTH's alert (its "held" CRS grade 2 raised one) and an order set in effect (the
+    shipped seed, written when that alert was raised)."""
+    with uow().readonly() as u:
+        site = u.sites.by_code(NORTH)
+        alert = u.monitoring.alerts(site.id)[0]
+        order_set = next(o for o in u.order_sets.for_site(site.id) if o.active)
+    return {"alert": alert.id, "order_set": order_set.id}
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +231,19 @@ CHART_BODY = lambda i: {"started_at": i["iso"],  # noqa: E731
 REASON = {"reason": "CRS settled on tocilizumab; benefit outweighs the risk"}
 MOVE = {"label_version": LABEL_VERSION, "reason": "P&T adopted this version",
         "password": PASSWORD}
+VITALS = {"temperature_c": 37.0, "systolic_mmhg": 120, "diastolic_mmhg": 80, "heart_rate": 80,
+          "spo2": 98}
+VITALS_FORM = lambda i: {**{k: str(v) for k, v in VITALS.items()},  # noqa: E731
+                         "taken_at": i["wall"]}
 CRS_BODY = {"kind": "CRS", "assessed_at": NOW.isoformat(),
             "inputs": {"temperature_c": 37.0, "hypotension": False, "oxygen": "none"}}
 
 CASES: tuple[Case, ...] = (
     # the site's screens and lists
     Case("GET", "/today", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/board", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/board/rows", "nurse", _ok(200), query=SITE_Q),
+    Case("GET", "/api/v1/board", "nurse", _ok(200), query=SITE_Q),
     Case("GET", "/today/reasons/{course_id}", "nurse", _ok(200), {"course_id": "new"}),
     Case("GET", "/patients", "nurse", _ok(200), query=SITE_Q),
     Case("GET", "/pharmacy", "pharmacist", _ok(200), query=SITE_Q),
@@ -249,6 +277,7 @@ CASES: tuple[Case, ...] = (
     Case("GET", "/patients/{patient_id}", "nurse", _ok(200), P),
     Case("GET", "/patients/{patient_id}/course.ics", "nurse", _ok(200), P),
     Case("GET", "/patients/{patient_id}/wristband.pdf", "nurse", _ok(200), P),
+    Case("GET", "/patients/{patient_id}/passport.pdf", "nurse", _ok(200), P),
     Case("GET", "/patients/{patient_id}/labs", "nurse", _ok(200), P),
     Case("POST", "/patients/{patient_id}/labs/preview", "nurse", _ok(200), P, form=LAB_FORM),
     Case("POST", "/patients/{patient_id}/labs", "nurse", _ok(303), P, form=LAB_FORM),
@@ -282,6 +311,28 @@ CASES: tuple[Case, ...] = (
          {"course_id": "stepup"}),
     Case("POST", "/api/v1/courses/{course_id}/administrations", "nurse", _ok(201),
          {"course_id": "stepup"}, body=CHART_BODY),
+    # the care around the dose (issue 11: premedication, post-infusion fluid, discharge)
+    Case("GET", "/api/v1/courses/{course_id}/care", "nurse", _ok(200), {"course_id": "script"}),
+    Case("POST", "/api/v1/courses/{course_id}/premedications", "nurse", _ok(201),
+         {"course_id": "new"}, body=lambda i: {"given_at": i["iso"]}),
+    Case("POST", "/api/v1/courses/{course_id}/premedications/waive", "physician", _ok(201),
+         {"course_id": "new"}, body=lambda i: REASON),
+    Case("POST", "/api/v1/courses/{course_id}/post-infusion", "nurse", _ok(409, 422),
+         {"course_id": "script"}, body=lambda i: {"started_at": i["iso"]}),
+    Case("POST", "/api/v1/medications/{entry_id}/end", "nurse", _ok(200),
+         {"entry_id": "saline"}, body=lambda i: {"ended_at": i["iso"]}),
+    Case("POST", "/api/v1/courses/{course_id}/discharge", "nurse", _ok(409),
+         {"course_id": "script"}, body=lambda i: {"discharged_at": i["iso"]}),
+    Case("POST", "/bedside/{course_id}/premedication", "nurse", _ok(200), {"course_id": "new"},
+         form=lambda i: {"given_at": i["wall"]}),
+    Case("POST", "/bedside/{course_id}/premedication/waive", "physician", _ok(200),
+         {"course_id": "new"}, form=lambda i: REASON),
+    Case("POST", "/bedside/{course_id}/post-infusion", "nurse", _ok(409, 422),
+         {"course_id": "script"}, form=lambda i: {"started_at": i["wall"]}),
+    Case("POST", "/bedside/{course_id}/post-infusion/{entry_id}/end", "nurse", _ok(200),
+         {"course_id": "script", "entry_id": "saline"}, form=lambda i: {"ended_at": i["wall"]}),
+    Case("POST", "/bedside/{course_id}/discharge", "nurse", _ok(409), {"course_id": "script"},
+         form=lambda i: {"discharged_at": i["wall"]}),
     Case("POST", "/api/v1/courses/{course_id}/releases", "physician", _ok(201),
          {"course_id": "held"}, body=lambda i: REASON),
     # (moving a course to the version it is already on: refused for that, not for the site)
@@ -297,6 +348,23 @@ CASES: tuple[Case, ...] = (
          {"course_id": "held"}),
     Case("POST", "/api/v1/courses/{course_id}/assessments", "nurse", _ok(201),
          {"course_id": "new"}, body=lambda i: CRS_BODY),
+    # monitoring and escalation (issue 11: the flowsheet, alerts, order sets)
+    Case("GET", "/courses/{course_id}/flowsheet", "nurse", _ok(200), {"course_id": "held"}),
+    Case("POST", "/courses/{course_id}/flowsheet/preview", "nurse", _ok(200),
+         {"course_id": "held"}, form=VITALS_FORM),
+    Case("POST", "/courses/{course_id}/vitals", "nurse", _ok(303), {"course_id": "held"},
+         form=VITALS_FORM),
+    Case("GET", "/api/v1/courses/{course_id}/flowsheet", "nurse", _ok(200),
+         {"course_id": "held"}),
+    Case("POST", "/api/v1/courses/{course_id}/vitals", "nurse", _ok(201), {"course_id": "held"},
+         body=lambda i: {**VITALS, "taken_at": i["iso"]}),
+    Case("GET", "/api/v1/alerts", "nurse", _ok(200), query=lambda i: {"course_id": i["held"]}),
+    Case("POST", "/alerts/{alert_id}/acknowledge", "physician", _ok(303), {"alert_id": "alert"}),
+    Case("POST", "/api/v1/alerts/{alert_id}/acknowledge", "physician", _ok(200),
+         {"alert_id": "alert"}),
+    # (the seeded order set is in effect already: signing it again is refused for that)
+    Case("POST", "/order-sets/{order_set_id}/sign-off", "physician", _ok(409),
+         {"order_set_id": "order_set"}, form=lambda i: {"password": PASSWORD}),
     # the pharmacy (the prepared bag is not checked yet: a scan or a step is refused for that)
     Case("POST", "/pharmacy/preparations", "pharmacist", _ok(303),
          form=lambda i: {"course_id": str(i["new"])}),
@@ -356,6 +424,17 @@ NO_RECORD: dict[tuple[str, str], str] = {
     ("GET", "/patients/new"): "the enrolment form of the user's own site (takes no code)",
     ("POST", "/patients/new"): "enrols at the user's own site (takes no code)",
     ("GET", "/admin/users"): "the administrator's own site's users (tested below)",
+    ("GET", "/alerts"): "the user's own site's alerts (takes no code)",
+    ("GET", "/order-sets"): "the user's own site's order sets (takes no code)",
+    ("POST", "/order-sets"): "writes a version at the user's own site (takes no code)",
+}
+
+
+#: routes without sign-in that take a signed link instead of a record id, and why: the link
+#: is the grant (it names one record and was issued, audited, by that record's own site)
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/passport/{token}"): "the wallet card's phone page, for any emergency department "
+                                  "(tests/web/test_web_passport.py; below)",
 }
 
 
@@ -373,12 +452,12 @@ def test_every_route_has_a_case_or_a_reason_to_have_none() -> None:
     cased = {(c.method, c.path) for c in CASES}
     assert len(cased) == len(CASES)
     routes = _routes()
-    assert routes == cased | set(NO_RECORD), (
-        f"without a case: {sorted(routes - cased - set(NO_RECORD))}; "
-        f"cases of no route: {sorted((cased | set(NO_RECORD)) - routes)}")
-    assert not cased & set(NO_RECORD)
+    known = cased | set(NO_RECORD) | set(PUBLIC)
+    assert routes == known, (
+        f"without a case: {sorted(routes - known)}; cases of no route: {sorted(known - routes)}")
+    assert not cased & set(NO_RECORD) and not (cased | set(NO_RECORD)) & set(PUBLIC)
     takes_an_id = {(m, p) for m, p in routes if "{" in p}
-    assert takes_an_id <= cased
+    assert takes_an_id <= cased | set(PUBLIC)
 
 
 def _records(app: Any) -> dict[str, int]:
@@ -452,6 +531,15 @@ def test_lists_and_searches_show_only_the_users_own_site(
     assert worklist["site"] == NORTH and worklist["timezone"] == "America/Chicago"
     page = demo.get("/today").text
     assert "North infusion centre" not in page and 'value="NORTH"' not in page
+    # the unit board: NORTH's ongoing CRS (built like DEMO's) is not on DEMO's board
+    boards = [c.get("/api/v1/board").json() for c in (demo, north)]
+    assert [b["site"] for b in boards] == ["DEMO", NORTH]
+    mine_ids = {r["course_id"] for r in boards[0]["rows"]} | {
+        o["course_id"] for o in boards[0]["ongoing"]}
+    theirs_ids = {r["course_id"] for r in boards[1]["rows"]} | {
+        o["course_id"] for o in boards[1]["ongoing"]}
+    assert mine_ids and theirs_ids and not mine_ids & theirs_ids
+    assert "North" not in demo.get("/board").text
 
 
 def test_an_administrator_sees_and_changes_only_their_own_sites_users(
@@ -493,3 +581,32 @@ def test_a_user_without_a_site_sees_no_patient_and_an_administrator_without_one_
                                      "password": "a long enough password"})
     assert r.status_code == 303
     assert "rn5.north" in signed_in(NORTH_USERS["admin"]).get("/admin/users").text
+
+
+def test_a_passport_link_opens_its_own_patients_card_for_anyone_and_nothing_else(
+        ids: Ids, walled_app: Any, signed_in: Callable[[str], TestClient]) -> None:
+    """The phone page has no walls of its own: the signed link is the grant, so an emergency
+    department anywhere (here: DEMO's nurse, or nobody signed in) reads NORTH's card. It
+    shows that card only; a link signed for a record that does not exist is the bare 404 of
+    a tampered one."""
+    from tarla.web.passport_links import read_link, sign_link
+
+    pdf = signed_in(NORTH_USERS["nurse"]).get(f"/patients/{ids['patient']}/passport.pdf")
+    assert pdf.status_code == 200
+    with walled_app.state.bootstrapped.engine.connect() as conn:
+        nonce = conn.execute(text(
+            "SELECT after FROM audit_log WHERE action = 'passport.issued' ORDER BY id DESC"
+        )).scalar_one()
+    nonce = (nonce if isinstance(nonce, dict) else json.loads(nonce))["nonce"]
+    key = walled_app.state.web.secret_key
+    token = sign_link(key, patient_id=ids["patient"], issued_at=NOW, nonce=nonce)
+    assert read_link(key, token) is not None
+    for c in (signed_in(USERS["nurse"]),
+              TestClient(walled_app, base_url="http://testserver", follow_redirects=False)):
+        page = c.get(f"/passport/{token}")
+        assert page.status_code == 200 and "North infusion centre" in page.text
+        assert "Riverside" not in page.text
+    ghost = sign_link(key, patient_id=MISSING, issued_at=NOW, nonce=nonce)
+    nobody = signed_in(USERS["nurse"]).get(f"/passport/{ghost}")
+    garbage = signed_in(USERS["nurse"]).get("/passport/garbage")
+    assert nobody.status_code == garbage.status_code == 404 and nobody.text == garbage.text

@@ -159,7 +159,10 @@ def test_no_route_answers_without_sign_in_but_sign_in_healthz_and_static(client)
 
     from fastapi.routing import iter_route_contexts
 
-    public = {"/sign-in", "/healthz", "/api/v1/session"}
+    # /passport/{token}: the wallet card's phone page, opened by an emergency department
+    # from the QR code; its signed, expiring token is the key (tests/web/test_web_passport.py)
+    public = {"/sign-in", "/healthz", "/api/v1/session", "/passport/{token}"}
+    assert client.get("/passport/not-a-token").status_code == 404
     checked = 0
     for ctx in iter_route_contexts(client.app.routes):
         path, methods = ctx.path, ctx.methods or set()

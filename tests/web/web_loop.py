@@ -14,6 +14,7 @@ from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
 from tarla.services.demo import kit_scan
 
 __all__ = ["ALL_YES", "start", "prep_id", "prepare_bag", "chart", "administrations",
+           "premedicate",
            "preparation", "kit_scan"]
 
 ALL_YES = {f"inspection.{name}": "yes" for name, _, _ in INSPECTION_QUESTIONS}
@@ -70,8 +71,21 @@ def prepare_bag(as_role: Any, course_id: int, *, serial: str = "KIT-1",
     return prep_id(url)
 
 
+def premedicate(nurse: TestClient, course_id: int, given_at: str = "2026-12-15T08:40") -> Any:
+    """Chart the dose due's premedication through the bedside form when its care lists one
+    (C1D1/C1D8 care: dexamethasone within 1 hour before the infusion, label-facts §3)."""
+    page = nurse.get(f"/bedside/{course_id}")
+    if f'action="/bedside/{course_id}/premedication"' not in page.text:
+        return None
+    r = nurse.post(f"/bedside/{course_id}/premedication", data={"given_at": given_at})
+    assert r.status_code == 200, r.text[-1500:]
+    return r
+
+
 def chart(nurse: TestClient, course_id: int, **fields: str) -> Any:
-    """Post the bedside charting form (the started time defaults to the app's 09:00)."""
+    """Post the bedside charting form (the started time defaults to the app's 09:00), after
+    charting the premedication the dose needs."""
+    premedicate(nurse, course_id)
     data = {"started_at": "2026-12-15T09:00", "idempotency_key": f"web-{next(_KEYS)}",
             **fields}
     return nurse.post(f"/bedside/{course_id}/administration", data=data)

@@ -55,7 +55,8 @@ __all__ = ["Base", "UtcDateTime", "as_utc", "RAW_TIMESTAMP", "UtcMemo", "Site", 
            "LabelSignoffRule", "SiteLabelVersion", "TreatmentCourse", "Administration",
            "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
            "PreparationScan", "PreparationStep", "DoseRelease", "Vial", "VialExcursion",
-           "AuditEntry", "AuditHead",
+           "AuditEntry", "AuditHead", "VitalSigns", "Alert", "OrderSet",
+           "MedicationAdministration", "Discharge",
            "GENESIS_HASH", "UNIQUE_MESSAGES", "CHECK_MESSAGES"]
 
 GENESIS_HASH = "0" * 64
@@ -172,6 +173,7 @@ class Patient(Base):
     diagnosis: Mapped[str] = mapped_column(String(100))
     progressed_after_platinum: Mapped[bool] = mapped_column(Boolean)
     off_label_reason: Mapped[str | None] = mapped_column(Text)
+    reproductive_potential: Mapped[bool | None] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -507,6 +509,166 @@ class VialExcursion(Base):
     recorded_at: Mapped[datetime]
 
 
+_ORDER_SET_ACTIVE = text("active")
+
+
+class VitalSigns(Base):
+    """A charted vital-signs set, the CRS grade proposed from it and the grade charted."""
+
+    __tablename__ = "vital_signs"
+    __table_args__ = (
+        CheckConstraint("proposed_crs_grade BETWEEN 0 AND 5", name="proposed_grade"),
+        CheckConstraint("charted_crs_grade BETWEEN 0 AND 5", name="charted_grade"),
+        CheckConstraint("charted_crs_grade = proposed_crs_grade OR "
+                        "correction_reason IS NOT NULL", name="correction_has_reason"),
+        CheckConstraint("vasopressors >= 0", name="vasopressors"),
+        Index("ix_vital_signs_course_taken", "course_id", "taken_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
+    administration_id: Mapped[int | None] = mapped_column(ForeignKey("administrations.id"))
+    taken_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    nurse_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    systolic_mmhg: Mapped[int] = mapped_column(Integer)
+    diastolic_mmhg: Mapped[int] = mapped_column(Integer)
+    heart_rate: Mapped[int] = mapped_column(Integer)
+    respiratory_rate: Mapped[int | None] = mapped_column(Integer)
+    spo2: Mapped[int] = mapped_column(Integer)
+    oxygen_device: Mapped[str] = mapped_column(String(32))
+    oxygen_l_min: Mapped[float | None] = mapped_column(Float)
+    hypotension: Mapped[bool] = mapped_column(Boolean)
+    vasopressors: Mapped[int] = mapped_column(Integer)
+    vasopressin: Mapped[bool] = mapped_column(Boolean)
+    fever_masked: Mapped[bool] = mapped_column(Boolean)
+    proposed_crs_grade: Mapped[int] = mapped_column(Integer)
+    charted_crs_grade: Mapped[int] = mapped_column(Integer)
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+
+
+class Alert(Base):
+    """An escalation, raised in the transaction of the write that caused it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("kind IN ('crs', 'icans', 'fever')", name="kind"),
+        CheckConstraint("source IN ('vitals', 'assessment')", name="source"),
+        CheckConstraint("webhook_status IS NULL OR webhook_status IN "
+                        "('pending', 'delivered', 'failed')", name="webhook_status"),
+        CheckConstraint("acknowledged_at IS NULL OR acknowledged_by IS NOT NULL",
+                        name="acknowledgement"),
+        Index("ix_alerts_site_raised", "site_id", "raised_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(Integer)
+    infusion_running: Mapped[bool] = mapped_column(Boolean)
+    administration_id: Mapped[int | None] = mapped_column(ForeignKey("administrations.id"))
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None]
+    webhook_status: Mapped[str | None] = mapped_column(String(16))
+    webhook_attempted_at: Mapped[datetime | None]
+    webhook_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OrderSet(Base):
+    """One version of a site's management steps for an event and grade range."""
+
+    __tablename__ = "order_sets"
+    __table_args__ = (
+        CheckConstraint("event IN ('crs', 'icans')", name="event"),
+        CheckConstraint("min_grade BETWEEN 1 AND 5 AND max_grade BETWEEN min_grade AND 5",
+                        name="grades"),
+        CheckConstraint("NOT active OR signed_at IS NOT NULL OR created_by IS NULL",
+                        name="active_is_signed"),  # shipped seed rows: created_by NULL
+        CheckConstraint("revoked_at IS NULL OR (revoked_by IS NOT NULL AND "
+                        "revoke_reason IS NOT NULL)", name="revocation"),
+        UniqueConstraint("site_id", "event", "min_grade", "max_grade", "version"),
+        # One version in effect per event and grade range at a site.
+        Index("uq_order_sets_active", "site_id", "event", "min_grade", "max_grade",
+              unique=True, sqlite_where=_ORDER_SET_ACTIVE,
+              postgresql_where=_ORDER_SET_ACTIVE),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    min_grade: Mapped[int] = mapped_column(Integer)
+    max_grade: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    tag: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class MedicationAdministration(Base):
+    """A premedication or post-infusion fluid charted for one dose (or a physician's waiver
+    of a premedication): issue 11, label-facts §3 "Before and around each dose"."""
+
+    __tablename__ = "medication_administrations"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("premedication", "post_infusion")), name="kind"),
+        CheckConstraint("(nurse_id IS NOT NULL AND given_at IS NOT NULL) OR "
+                        "(waived_by IS NOT NULL AND waiver_reason IS NOT NULL)",
+                        name="given_or_waived"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= given_at", name="ended_after_given"),
+        Index("ix_medication_administrations_course_slot", "course_id", "slot"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
+    administration_id: Mapped[int | None] = mapped_column(ForeignKey("administrations.id"))
+    slot: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    drug: Mapped[str] = mapped_column(String(100))
+    dose: Mapped[str] = mapped_column(String(32))
+    route: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    nurse_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+    waived_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    waiver_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Discharge(Base):
+    """The discharge after one dose with its checklist as charted (issue 11)."""
+
+    __tablename__ = "discharges"
+    __table_args__ = (UniqueConstraint("administration_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
+    slot: Mapped[str] = mapped_column(String(16))
+    discharged_at: Mapped[datetime]
+    discharged_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+    patient_counselled_at: Mapped[datetime]
+    caregiver_counselled_at: Mapped[datetime]
+    no_driving_counselled: Mapped[bool] = mapped_column(Boolean)
+    contraception_counselled: Mapped[bool | None] = mapped_column(Boolean)
+    caregiver_name: Mapped[str | None] = mapped_column(String(200))
+    caregiver_phone: Mapped[str | None] = mapped_column(String(64))
+    stay_address: Mapped[str | None] = mapped_column(Text)
+    stay_address_confirmed: Mapped[bool] = mapped_column(Boolean)
+    rules: Mapped[list[Any]]
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained. ``id`` is assigned gap-free from :class:`AuditHead`."""
 
@@ -559,6 +721,12 @@ UNIQUE_MESSAGES: dict[str, tuple[str, str, str]] = {
     "pk_site_label_versions": ("Conflict", "label_version", "the site's label version was "
                                                             "set meanwhile; try again"),
     "uq_audit_log_hash": ("Conflict", "audit", "the audit chain moved on; try again"),
+    "uq_discharges_administration_id": (
+        "AlreadyRecorded", "administration", "this dose's discharge is already on record"),
+    "uq_order_sets_active": ("Conflict", "order_set", "another version of this order set "
+                                                      "took effect meanwhile; reload"),
+    "uq_order_sets_site_id_event_min_grade_max_grade_version": (
+        "Conflict", "order_set", "this order set was edited meanwhile; reload and retry"),
     "pk_audit_log": ("Conflict", "audit", "the audit chain moved on; try again"),
 }
 

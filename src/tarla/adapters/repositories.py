@@ -23,6 +23,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     true,
     type_coerce,
@@ -38,15 +39,19 @@ from tarla.services.errors import Conflict
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
+    AlertRecord,
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DischargeRecord,
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabelRuleRecord,
     LabelVersionRecord,
     LabRecord,
+    MedicationEntryRecord,
+    OrderSetRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
@@ -57,12 +62,13 @@ from tarla.services.records import (
     SiteRecord,
     UserRecord,
     VialRecord,
+    VitalSignsRecord,
 )
 from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
            "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit",
-           "SqlWorklist", "SqlReleases"]
+           "SqlWorklist", "SqlReleases", "SqlCare", "SqlMonitoring", "SqlOrderSets"]
 
 R = TypeVar("R")
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -234,6 +240,14 @@ class SqlAdministrations(_Base):
         row = self.s.execute(select(t).where(t.c.idempotency_key == idempotency_key)).first()
         return None if row is None else _record(AdministrationRecord, row)
 
+    def started_at_site(self, site_id: int, since: datetime) -> list[AdministrationRecord]:
+        t, c = orm.Administration.__table__, orm.TreatmentCourse.__table__
+        rows = self.s.execute(select(*_cols(AdministrationRecord, t))
+                              .join(c, c.c.id == t.c.course_id)
+                              .where(c.c.site_id == site_id, t.c.started_at >= since)
+                              .order_by(t.c.started_at, t.c.id))
+        return list(_fast(AdministrationRecord, rows))
+
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]:
         out: dict[int, list[AdministrationRecord]] = defaultdict(list)
         if not course_ids:
@@ -271,6 +285,16 @@ class SqlEvents(_Base):
 
     def for_course(self, course_id: int) -> list[AdverseEventRecord]:
         return self.for_courses([course_id]).get(course_id, [])
+
+    def ongoing_at_site(self, site_id: int, types: Sequence[str], now: datetime,
+                        ) -> list[AdverseEventRecord]:
+        e, c = orm.AdverseEvent, orm.TreatmentCourse.__table__
+        rows = self.s.scalars(select(e).join(c, c.c.id == e.course_id)
+                              .where(c.c.site_id == site_id, e.type.in_(list(types)),
+                                     e.onset <= now,
+                                     or_(e.resolved_at.is_(None), e.resolved_at > now))
+                              .order_by(e.onset, e.id))
+        return [_record(AdverseEventRecord, r) for r in rows]
 
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdverseEventRecord]]:
         out: dict[int, list[AdverseEventRecord]] = defaultdict(list)
@@ -644,4 +668,136 @@ class SqlWorklist(_Base):
             rows = self.s.execute(query.where(c.c.id.in_(chunk))).all()
             for cid, test, value, unit, collected, uln, lln, baseline in rows:
                 out[cid].append(lab(test, value, unit, utc(collected), uln, lln, baseline))
+        return out
+
+
+class SqlMonitoring(_Base):
+    """Vital-signs sets and alerts (issue 11)."""
+
+    def add_vitals(self, vitals: VitalSignsRecord) -> VitalSignsRecord:
+        return _record(VitalSignsRecord, self._added(_row(orm.VitalSigns, vitals)))
+
+    def vitals(self, course_id: int) -> list[VitalSignsRecord]:
+        t = orm.VitalSigns
+        rows = self.s.scalars(select(t).where(t.course_id == course_id)
+                              .order_by(t.taken_at, t.id))
+        return [_record(VitalSignsRecord, r) for r in rows]
+
+    def latest_vitals(self, course_ids: Sequence[int]) -> dict[int, VitalSignsRecord]:
+        if not course_ids:
+            return {}
+        t = orm.VitalSigns
+        rows = self.s.scalars(select(t).where(t.course_id.in_(list(course_ids)))
+                              .order_by(t.course_id, t.taken_at, t.id))
+        return {r.course_id: _record(VitalSignsRecord, r) for r in rows}
+
+    def add_alert(self, alert: AlertRecord) -> AlertRecord:
+        return _record(AlertRecord, self._added(_row(orm.Alert, alert)))
+
+    def alert(self, alert_id: int) -> AlertRecord | None:
+        row = self.s.get(orm.Alert, alert_id)
+        return None if row is None else _record(AlertRecord, row)
+
+    def alerts(self, site_id: int, *, course_id: int | None = None,
+               unacknowledged: bool = False) -> list[AlertRecord]:
+        t = orm.Alert
+        query = select(t).where(t.site_id == site_id)
+        if course_id is not None:
+            query = query.where(t.course_id == course_id)
+        if unacknowledged:
+            query = query.where(t.acknowledged_at.is_(None))
+        rows = self.s.scalars(query.order_by(t.raised_at.desc(), t.id.desc()))
+        return [_record(AlertRecord, r) for r in rows]
+
+    def update_alert(self, alert: AlertRecord) -> AlertRecord:
+        row = self.s.get(orm.Alert, alert.id)
+        if row is None:
+            raise Conflict("alert", f"alert {alert.id} no longer exists")
+        for name in ("acknowledged_by", "acknowledged_at", "webhook_status",
+                     "webhook_attempted_at", "webhook_error"):
+            setattr(row, name, getattr(alert, name))
+        self.s.flush()
+        return _record(AlertRecord, row)
+
+    def unacknowledged(self, site_id: int) -> int:
+        t = orm.Alert
+        return int(self.s.scalar(select(func.count()).select_from(t).where(
+            t.site_id == site_id, t.acknowledged_at.is_(None))) or 0)
+
+    def courses_dosed_since(self, site_id: int, since: datetime) -> list[int]:
+        a, c = orm.Administration, orm.TreatmentCourse
+        rows = self.s.scalars(select(a.course_id).join(c, c.id == a.course_id)
+                              .where(c.site_id == site_id,
+                                     or_(a.started_at >= since, a.ended_at.is_(None)))
+                              .distinct().order_by(a.course_id))
+        return list(rows)
+
+
+class SqlOrderSets(_Base):
+    def add(self, order_set: OrderSetRecord) -> OrderSetRecord:
+        return _record(OrderSetRecord, self._added(_row(orm.OrderSet, order_set)))
+
+    def get(self, order_set_id: int) -> OrderSetRecord | None:
+        row = self.s.get(orm.OrderSet, order_set_id)
+        return None if row is None else _record(OrderSetRecord, row)
+
+    def for_site(self, site_id: int) -> list[OrderSetRecord]:
+        t = orm.OrderSet
+        rows = self.s.scalars(select(t).where(t.site_id == site_id)
+                              .order_by(t.event, t.min_grade, t.max_grade, t.version))
+        return [_record(OrderSetRecord, r) for r in rows]
+
+    def update(self, order_set: OrderSetRecord) -> OrderSetRecord:
+        row = self.s.get(orm.OrderSet, order_set.id)
+        if row is None:
+            raise Conflict("order_set", f"order set {order_set.id} no longer exists")
+        for name in ("signed_by", "signed_at", "revoked_by", "revoked_at", "revoke_reason",
+                     "active"):
+            setattr(row, name, getattr(order_set, name))
+        self.s.flush()
+        return _record(OrderSetRecord, row)
+
+
+class SqlCare(_Base):
+    """Premedication, post-infusion fluids and discharges (issue 11)."""
+
+    def add_medication(self, entry: MedicationEntryRecord) -> MedicationEntryRecord:
+        return _record(MedicationEntryRecord,
+                       self._added(_row(orm.MedicationAdministration, entry)))
+
+    def medication(self, entry_id: int) -> MedicationEntryRecord | None:
+        row = self.s.get(orm.MedicationAdministration, entry_id)
+        return None if row is None else _record(MedicationEntryRecord, row)
+
+    def medications(self, course_id: int) -> list[MedicationEntryRecord]:
+        t = orm.MedicationAdministration
+        rows = self.s.scalars(select(t).where(t.course_id == course_id).order_by(t.id))
+        return [_record(MedicationEntryRecord, r) for r in rows]
+
+    def end_medication(self, entry_id: int, ended_at: datetime) -> MedicationEntryRecord:
+        row = self.s.get(orm.MedicationAdministration, entry_id)
+        if row is None:
+            raise Conflict("entry_id", f"medication entry {entry_id} no longer exists")
+        row.ended_at = ended_at
+        self.s.flush()
+        return _record(MedicationEntryRecord, row)
+
+    def add_discharge(self, discharge: DischargeRecord) -> DischargeRecord:
+        return _record(DischargeRecord, self._added(_row(orm.Discharge, discharge)))
+
+    def discharges(self, course_id: int) -> list[DischargeRecord]:
+        t = orm.Discharge
+        rows = self.s.scalars(select(t).where(t.course_id == course_id).order_by(t.id))
+        return [_record(DischargeRecord, r) for r in rows]
+
+    def for_courses(self, course_ids: Sequence[int],
+                    ) -> dict[int, tuple[list[MedicationEntryRecord], list[DischargeRecord]]]:
+        out: dict[int, tuple[list[MedicationEntryRecord], list[DischargeRecord]]] = {
+            c: ([], []) for c in course_ids}
+        m, d = orm.MedicationAdministration, orm.Discharge
+        for chunk in _chunks(list(course_ids)):
+            for r in self.s.scalars(select(m).where(m.course_id.in_(chunk)).order_by(m.id)):
+                out[r.course_id][0].append(_record(MedicationEntryRecord, r))
+            for r in self.s.scalars(select(d).where(d.course_id.in_(chunk)).order_by(d.id)):
+                out[r.course_id][1].append(_record(DischargeRecord, r))
         return out

@@ -23,11 +23,14 @@ from tarla.adapters.db import WRITE_OPTION
 from tarla.adapters.repositories import (
     SqlAdministrations,
     SqlAudit,
+    SqlCare,
     SqlCourses,
     SqlEvents,
     SqlInventory,
     SqlLabel,
     SqlLabs,
+    SqlMonitoring,
+    SqlOrderSets,
     SqlPatients,
     SqlPreparations,
     SqlReleases,
@@ -166,7 +169,9 @@ class SqlAlchemyUnitOfWork:
                           ("events", SqlEvents), ("labs", SqlLabs),
                           ("preparations", SqlPreparations), ("inventory", SqlInventory),
                           ("releases", SqlReleases),
-                          ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist)):
+                          ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist),
+                          ("monitoring", SqlMonitoring), ("order_sets", SqlOrderSets),
+                          ("care", SqlCare)):
             setattr(self, name, _Translating(cls(session)))
         return self
 

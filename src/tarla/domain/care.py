@@ -31,6 +31,12 @@ class Medication:
     timing: str
     rule: str
     tag: str
+    # The row's time window (label-facts §3 via tarla.label.concomitant): the moment it is
+    # timed against, how long before it it may be given, how long it runs. None: not stated.
+    anchor: Anchor = Anchor.INFUSION_START
+    window_before_hours: int | None = None
+    duration_min_hours: int | None = None
+    duration_max_hours: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +60,9 @@ class Care:
 
 
 def _meds(rows: tuple[concomitant.Medication, ...]) -> tuple[Medication, ...]:
-    return tuple(Medication(r.drug, r.dose, r.route, r.timing, r.rule_id, str(r.tag)) for r in rows)
+    return tuple(Medication(r.drug, r.dose, r.route, r.timing, r.rule_id, str(r.tag), r.anchor,
+                            r.window_before_hours, r.duration_min_hours, r.duration_max_hours)
+                 for r in rows)
 
 
 def _monitoring(tier: MonitoringTier | ExtendedMonitoring) -> Monitoring:

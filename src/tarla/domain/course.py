@@ -177,6 +177,8 @@ class Decision:
     history: tuple[GivenDose, ...]
     as_of_date: date
     lab_grades: tuple[GradedLab, ...] = ()
+    #: The citations that hold the dose (those of ``reasons`` that make the action HOLD).
+    hold_reasons: tuple[Citation, ...] = ()
 
     @property
     def unverified(self) -> bool:
@@ -546,7 +548,8 @@ def evaluate(inp: CourseInput) -> Decision:
     pending = tox.missing_labs(care.labs_before) if result_care is not None else ()
     warnings = (*eligibility_warnings(inp.patient, today, rules), *deviations, *tox.warnings)
     return Decision(rules.version, action, result_next, result_care, _dedupe(reasons), warnings,
-                    pending, history, today, tox.lab_grades)
+                    pending, history, today, tox.lab_grades,
+                    _dedupe(tox.hold) if action is DecisionAction.HOLD else ())
 
 
 def _start_date(value: object) -> date:

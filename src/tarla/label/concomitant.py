@@ -2,6 +2,12 @@
 
 Source: label-facts.md §3 "Before and around each dose" (version US-PI-2025-11). The days
 (C1D1 and C1D8) are SEED; the drugs, doses and timing are UNVERIFIED.
+
+Each medication's time window is structured data (the numbers of label-facts §3, in its
+units): ``anchor`` names the moment it is timed against (the infusion's start or its end),
+``window_before_hours`` how long before that moment it may be given ("within 1 hour before"),
+``duration_min_hours``/``duration_max_hours`` how long it runs ("over 4-5 hours"). ``None``:
+the row states no such number.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tarla.label.monitoring import Anchor
 from tarla.label.rows import Provenance
 
 __all__ = ["Timing", "Medication", "PREMEDICATION", "POST_INFUSION", "CONCOMITANT_DAYS",
@@ -46,6 +53,10 @@ class Medication:
     dose: str
     route: str
     timing: str
+    anchor: Anchor
+    window_before_hours: int | None
+    duration_min_hours: int | None
+    duration_max_hours: int | None
 
 
 CONCOMITANT_DAYS = ConcomitantDays(
@@ -58,14 +69,18 @@ PREMEDICATION: tuple[Medication, ...] = (
     Medication("T3-DEXAMETHASONE", Provenance.UNVERIFIED,
                "Dexamethasone 8 mg IV within 1 hour before the infusion",
                when=Timing.BEFORE, drug="dexamethasone", dose="8 mg", route="IV",
-               timing="within 1 hour before the infusion"),
+               timing="within 1 hour before the infusion",
+               anchor=Anchor.INFUSION_START, window_before_hours=1,
+               duration_min_hours=None, duration_max_hours=None),
 )
 
 POST_INFUSION: tuple[Medication, ...] = (
     Medication("T3-SALINE", Provenance.UNVERIFIED,
                "0.9% sodium chloride 1 L IV over 4-5 hours immediately after the infusion",
                when=Timing.AFTER, drug="0.9% sodium chloride", dose="1 L", route="IV",
-               timing="over 4-5 hours, immediately after the infusion"),
+               timing="over 4-5 hours, immediately after the infusion",
+               anchor=Anchor.INFUSION_END, window_before_hours=None,
+               duration_min_hours=4, duration_max_hours=5),
 )
 
 HYDRATION = Note("T3-HYDRATION", Provenance.SEED,

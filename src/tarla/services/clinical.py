@@ -20,7 +20,7 @@ from tarla.domain.infusion import short_infusion
 from tarla.domain.toxicity import GRADED_TESTS
 from tarla.label.products import DOSES_MG
 from tarla.label.toxicity import EventType
-from tarla.services import audit
+from tarla.services import alerts, audit, care
 from tarla.services._common import (
     actor_with,
     aware,
@@ -44,6 +44,7 @@ from tarla.services.ports import UnitOfWork
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
+    AlertRecord,
     AssessmentRecord,
     CourseRecord,
     DoseReleaseRecord,
@@ -57,7 +58,7 @@ from tarla.services.scope import scope_of
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
 __all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",
-           "AssessmentResult", "record_adverse_event",
+           "AssessmentResult", "chart_assessment", "record_adverse_event",
            "record_assessment", "resolve_adverse_event", "AdministrationResult",
            "record_administration", "complete_infusion", "ReleaseResult", "release_dose",
            "record_external_dose"]
@@ -101,7 +102,11 @@ def enrol_patient(uow: UnitOfWork, *, site_code: str, mrn: str, family_name: str
             raise InvalidInput("off_label_reason", f"off-label use ({codes}): a documented "
                                                    "prescriber reason is required")
         known = {f.name for f in dataclasses.fields(core.Policy)}
-        course_policy = {**site.policy, **(policy or {})}
+        from tarla.services.passport import SITE_SETTINGS  # the wallet card's, not the engine's
+
+        course_policy = {**{k: v for k, v in site.policy.items()
+                            if k not in SITE_SETTINGS and k not in alerts.SITE_SETTINGS},
+                         **(policy or {})}
         for key in course_policy:
             if key not in known:
                 raise InvalidInput(f"policy.{key}", "is not a known site policy")
@@ -196,6 +201,7 @@ class AssessmentResult:
     drivers: tuple[dict[str, Any], ...]
     adverse_event_id: int | None
     course_status: str
+    alert_ids: tuple[int, ...] = ()
 
 
 def _grade(kind: AssessmentKind, inputs: dict[str, Any]) -> tuple[int, str, list[Any]]:
@@ -212,10 +218,13 @@ def _grade(kind: AssessmentKind, inputs: dict[str, Any]) -> tuple[int, str, list
 
 def record_assessment(uow: UnitOfWork, *, course_id: int, kind: str, inputs: dict[str, Any],
                       assessed_at: datetime, actor: str, now: datetime,
-                      grade: int | None = None) -> AssessmentResult:
+                      grade: int | None = None,
+                      notify: alerts.AlertNotifier | None = None) -> AssessmentResult:
     """Store a CRS or ICANS assessment (inputs + ASTCT 2019 grade + drivers). Grade 1 or more
     opens an adverse event of that type, or raises the grade of the one still ongoing.
-    ``grade``, when given, must equal the computed grade (a cross-check of the bedside form)."""
+    ``grade``, when given, must equal the computed grade (a cross-check of the bedside form).
+    An escalation (:mod:`tarla.services.alerts`) is raised in the same transaction; after the
+    commit it is posted to the site's webhook through ``notify``, if any."""
     now = aware(now, "now")
     assessed_at = not_after(assessed_at, now, "assessed_at")
     try:
@@ -224,42 +233,74 @@ def record_assessment(uow: UnitOfWork, *, course_id: int, kind: str, inputs: dic
         raise InvalidInput("kind", f"{kind!r} is not CRS or ICANS") from None
     if not isinstance(inputs, dict):
         raise InvalidInput("inputs", "must be an object")
-    computed, system, drivers = _grade(akind, inputs)
+    computed, _, _ = _grade(akind, inputs)
     if grade is not None and grade != computed:
         raise InvalidInput("grade", f"the inputs give {akind.value} grade {computed}, not {grade}")
     with uow:
         user = actor_with(uow, actor, (Role.NURSE, Role.PHYSICIAN), "chart assessments")
         course = course_or_404(uow, course_id, scope_of(user))
-        site = uow.sites.get(course.site_id)
-        assert site is not None
-        assessment = uow.events.add_assessment(AssessmentRecord(
-            course_id=course.id, kind=akind.value, inputs=dict(inputs), grade=computed,  # type: ignore[arg-type]
-            system=system, drivers=drivers, assessed_at=assessed_at, charted_by=user.id,  # type: ignore[arg-type]
-            charted_at=now))
-        event = None
-        if computed >= 1:
-            ongoing = [e for e in uow.events.for_course(course.id)  # type: ignore[arg-type]
-                       if e.type == akind.value and e.resolved_at is None]
-            if ongoing:
-                current = ongoing[-1]
-                event = current
-                if computed > current.grade:
-                    event = uow.events.update(dataclasses.replace(
-                        current, grade=computed, assessment_id=assessment.id))
-            else:
-                event = uow.events.add(AdverseEventRecord(
-                    course_id=course.id, type=EventType(akind.value).value, grade=computed,  # type: ignore[arg-type]
-                    onset=assessed_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
-                    assessment_id=assessment.id))
-        updated, decision = refresh_course(uow, course, now, zone_of(site))
-        audit.append(uow, actor=user.username, action="assessment.record",
-                     entity_type="assessment", entity_id=assessment.id, at=now,
-                     after={"assessment": record_json(assessment),
-                            "adverse_event": None if event is None else record_json(event),
-                            "course": _course_summary(updated, decision)})
+        result, raised = chart_assessment(uow, user=user, course=course, kind=akind,
+                                          inputs=inputs, assessed_at=assessed_at, now=now)
         uow.commit()
-    return AssessmentResult(assessment.id, akind.value, computed, system, tuple(drivers),  # type: ignore[arg-type]
-                            None if event is None else event.id, updated.status)
+    alerts.deliver(uow, raised, notify, now)
+    return result
+
+
+def chart_assessment(uow: UnitOfWork, *, user: UserRecord, course: CourseRecord,
+                     kind: AssessmentKind, inputs: dict[str, Any], assessed_at: datetime,
+                     now: datetime, audit_extra: dict[str, Any] | None = None,
+                     corrected: tuple[int, str] | None = None, escalate: bool = True,
+                     ) -> tuple[AssessmentResult, list[AlertRecord]]:
+    """The write of :func:`record_assessment` inside the caller's open unit of work (the
+    caller checked the actor and the course's site, and commits): the assessment, the adverse
+    event opened or raised, the course re-decided, the alerts raised (unless ``escalate`` is
+    false: the caller raises them for its own record), one audit entry. ``corrected`` is a
+    nurse's correction of the computed grade (grade, reason): the assessment keeps the
+    computed drivers and one more naming the correction."""
+    computed, system, drivers = _grade(kind, inputs)
+    if corrected is not None and corrected[0] != computed:
+        drivers = [*drivers, {"criterion": "correction", "detail": corrected[1],
+                              "grade": corrected[0],
+                              "source": f"charted by the nurse instead of the proposed grade "
+                                        f"{computed}"}]
+        computed = corrected[0]
+    site = uow.sites.get(course.site_id)
+    assert site is not None
+    assessment = uow.events.add_assessment(AssessmentRecord(
+        course_id=course.id, kind=kind.value, inputs=dict(inputs), grade=computed,  # type: ignore[arg-type]
+        system=system, drivers=drivers, assessed_at=assessed_at, charted_by=user.id,  # type: ignore[arg-type]
+        charted_at=now))
+    event = None
+    if computed >= 1:
+        ongoing = [e for e in uow.events.for_course(course.id)  # type: ignore[arg-type]
+                   if e.type == kind.value and e.resolved_at is None]
+        if ongoing:
+            current = ongoing[-1]
+            event = current
+            if computed > current.grade:
+                event = uow.events.update(dataclasses.replace(
+                    current, grade=computed, assessment_id=assessment.id))
+        else:
+            event = uow.events.add(AdverseEventRecord(
+                course_id=course.id, type=EventType(kind.value).value, grade=computed,  # type: ignore[arg-type]
+                onset=assessed_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
+                assessment_id=assessment.id))
+    updated, decision = refresh_course(uow, course, now, zone_of(site))
+    temperature = inputs.get("temperature_c") if kind is AssessmentKind.CRS else None
+    raised = [] if not escalate else alerts.raise_alerts(
+        uow, site=site, course=updated, source="assessment", source_id=assessment.id,  # type: ignore[arg-type]
+        now=now, actor=user.username,
+        crs_grade=computed if kind is AssessmentKind.CRS else None,
+        icans_grade=computed if kind is AssessmentKind.ICANS else None,
+        temperature_c=temperature if isinstance(temperature, int | float) else None)
+    audit.append(uow, actor=user.username, action="assessment.record",
+                 entity_type="assessment", entity_id=assessment.id, at=now,
+                 after={"assessment": record_json(assessment),
+                        "adverse_event": None if event is None else record_json(event),
+                        "course": _course_summary(updated, decision), **(audit_extra or {})})
+    return AssessmentResult(assessment.id, kind.value, computed, system, tuple(drivers),  # type: ignore[arg-type]
+                            None if event is None else event.id, updated.status,
+                            tuple(a.id for a in raised)), raised  # type: ignore[misc]
 
 
 def record_adverse_event(uow: UnitOfWork, *, course_id: int, type: str, grade: int,
@@ -555,6 +596,9 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
             zone=zone, bag=bag, patient_scan=facts.patient_scan, bag_scan=facts.bag_scan,
             mrn=patient.mrn, patient_name=f"{patient.family_name}, {patient.given_name}",
             exception=exception)
+        # the infusion start gate of the dose's premedication (label-facts §3, CARE-PREMED)
+        started = care.premedication_gate(uow, course, decision, started_at, zone)
+        gate = release.Gate(gate.refusals + started.refusals, gate.rules + started.rules)
         if not gate.allowed:
             raise Refused.of(gate)
         nd = decision.next_dose

@@ -30,7 +30,8 @@ from tarla.services.errors import AlreadyRecorded
 from tarla.services.ports import UnitOfWork
 
 __all__ = ["STAGES", "DemoSummary", "load_demo_data", "lab_panel", "kit_scan",
-           "prepare_checked_bag", "give_through_the_loop", "demo_staff", "DEMO_SITES"]
+           "prepare_checked_bag", "give_through_the_loop", "demo_staff", "DEMO_SITES",
+           "premedicate"]
 
 STAGES = ("new", "step_up", "maintenance", "restart", "held_crs", "discontinued", "lab_hold")
 _FAMILY = ("Garcia", "Smith", "Nguyen", "Okafor", "Kowalski", "Haddad", "Rossi", "Tanaka",
@@ -178,12 +179,27 @@ def give_through_the_loop(uow_factory: Callable[[], UnitOfWork], *, course_id: i
 
     pid = prepare_checked_bag(uow_factory, course_id=course_id, at=prepared_at, serial=serial,
                               pharmacist=pharmacist, checker=checker)
+    premedicate(uow_factory, course_id=course_id, started_at=started_at, nurse=nurse)
     end = started_at + timedelta(minutes=minutes)
     return clinical.record_administration(
         uow_factory(), course_id=course_id, started_at=started_at, ended_at=end, actor=nurse,
         now=end + timedelta(minutes=15), patient_scan=wristband_barcode(mrn),
         bag_scan=label_barcode(pid), infusion_site="right forearm",
         idempotency_key=idempotency_key)
+
+
+def premedicate(uow_factory: Callable[[], UnitOfWork], *, course_id: int,
+                started_at: datetime, nurse: str = "rn.alvarez") -> None:
+    """Chart the premedication the dose due lists (C1D1/C1D8 care), given 30 minutes before
+    the infusion start (within its window, label-facts §3)."""
+    from tarla.services import care
+    from tarla.services.scope import OPERATOR
+
+    given = started_at - timedelta(minutes=30)
+    for med in care.premedication_due(uow_factory(), course_id=course_id, now=given,
+                                      viewer=OPERATOR):
+        care.chart_premedication(uow_factory(), course_id=course_id, rule_id=med.rule,
+                                 given_at=given, actor=nurse, now=given + timedelta(minutes=2))
 
 
 def _intervals(n: int) -> list[int]:
@@ -212,7 +228,10 @@ def load_demo_data(uow_factory: Callable[[], UnitOfWork], *, patients: int, seed
     admin.create_site(uow_factory(), code=site_code,
                       name=_NAMES.get(site_code, f"{site_code} infusion centre (demo)"),
                       timezone=timezone, now=setup_at,
-                      policy={"restart_step_up_gets_cycle1_care": True})
+                      policy={"restart_step_up_gets_cycle1_care": True,
+                              # made up (555-01xx is reserved for fiction), and says so
+                              "phone": f"+1 (201) 555-01{_salt(site_code) % 100:02d} "
+                                       "(demo number)"})
     for username, name, roles in demo_staff(site_code):
         admin.create_user(uow_factory(), username=username, display_name=name, roles=roles,
                           now=setup_at, site_code=site_code, actor="admin")

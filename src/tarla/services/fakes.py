@@ -21,15 +21,19 @@ from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
+    AlertRecord,
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DischargeRecord,
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabelRuleRecord,
     LabelVersionRecord,
     LabRecord,
+    MedicationEntryRecord,
+    OrderSetRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
@@ -40,6 +44,7 @@ from tarla.services.records import (
     SiteRecord,
     UserRecord,
     VialRecord,
+    VitalSignsRecord,
 )
 from tarla.services.vocab import CourseStatus
 
@@ -107,6 +112,13 @@ class FakeStore:
             "vials": _Table([(("gtin", "lot", "serial"), "vial",
                               "this vial is already in stock")]),
             "excursions": _Table(), "signoffs": _Table(),
+            "vital_signs": _Table(), "alerts": _Table(),
+            "medication_administrations": _Table(),
+            "discharges": _Table([(("administration_id",), "administration",
+                                   "this dose's discharge is already on record")]),
+            "order_sets": _Table([(("site_id", "event", "min_grade", "max_grade", "version"),
+                                   "order_set", "this order set was edited meanwhile; reload "
+                                   "and retry")]),
         }
         # label versions by id, their rows, and each site's version for new courses
         self.labels: dict[str, tuple[LabelVersionRecord, tuple[LabelRuleRecord, ...]]] = {}
@@ -221,6 +233,12 @@ class _Administrations(_Repo):
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]:
         return {c: self.for_course(c) for c in course_ids}
 
+    def started_at_site(self, site_id: int, since: datetime) -> list[AdministrationRecord]:
+        courses = self.t("courses").rows
+        return sorted((a for a in self.t("administrations").rows.values()
+                       if courses[a.course_id].site_id == site_id and a.started_at >= since),
+                      key=lambda a: (a.started_at, a.id))
+
 
 class _Events(_Repo):
     def add_assessment(self, assessment: AssessmentRecord) -> AssessmentRecord:
@@ -241,6 +259,14 @@ class _Events(_Repo):
 
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdverseEventRecord]]:
         return {c: self.for_course(c) for c in course_ids}
+
+    def ongoing_at_site(self, site_id: int, types: Sequence[str], now: datetime,
+                        ) -> list[AdverseEventRecord]:
+        courses = self.t("courses").rows
+        return sorted((e for e in self.t("events").rows.values()
+                       if courses[e.course_id].site_id == site_id and e.type in types
+                       and e.onset <= now and (e.resolved_at is None or e.resolved_at > now)),
+                      key=lambda e: (e.onset, e.id))
 
 
 class _Labs(_Repo):
@@ -492,6 +518,104 @@ class _Worklist(_Repo):
         return out
 
 
+class _Monitoring(_Repo):
+    def add_vitals(self, vitals: VitalSignsRecord) -> VitalSignsRecord:
+        return self.t("vital_signs").add(vitals)
+
+    def vitals(self, course_id: int) -> list[VitalSignsRecord]:
+        return sorted(self.t("vital_signs").where(course_id=course_id),
+                      key=lambda v: (v.taken_at, v.id))
+
+    def latest_vitals(self, course_ids: Sequence[int]) -> dict[int, VitalSignsRecord]:
+        return {c: found[-1] for c in course_ids if (found := self.vitals(c))}
+
+    def add_alert(self, alert: AlertRecord) -> AlertRecord:
+        return self.t("alerts").add(alert)
+
+    def alert(self, alert_id: int) -> AlertRecord | None:
+        return self.t("alerts").rows.get(alert_id)  # type: ignore[no-any-return]
+
+    def alerts(self, site_id: int, *, course_id: int | None = None,
+               unacknowledged: bool = False) -> list[AlertRecord]:
+        found = [a for a in self.t("alerts").where(site_id=site_id)
+                 if (course_id is None or a.course_id == course_id)
+                 and not (unacknowledged and a.acknowledged_at is not None)]
+        return sorted(found, key=lambda a: (a.raised_at, a.id), reverse=True)
+
+    def update_alert(self, alert: AlertRecord) -> AlertRecord:
+        if alert.id not in self.t("alerts").rows:
+            raise Conflict("alert", f"alert {alert.id} no longer exists")
+        self.t("alerts").rows[alert.id] = alert
+        return alert
+
+    def unacknowledged(self, site_id: int) -> int:
+        return len(self.alerts(site_id, unacknowledged=True))
+
+    def courses_dosed_since(self, site_id: int, since: datetime) -> list[int]:
+        courses = self.t("courses").rows
+        return sorted({a.course_id for a in self.t("administrations").rows.values()
+                       if courses[a.course_id].site_id == site_id
+                       and (a.started_at >= since or a.ended_at is None)})
+
+
+class _OrderSets(_Repo):
+    def add(self, order_set: OrderSetRecord) -> OrderSetRecord:
+        return self.t("order_sets").add(order_set)
+
+    def get(self, order_set_id: int) -> OrderSetRecord | None:
+        return self.t("order_sets").rows.get(order_set_id)  # type: ignore[no-any-return]
+
+    def for_site(self, site_id: int) -> list[OrderSetRecord]:
+        return sorted(self.t("order_sets").where(site_id=site_id),
+                      key=lambda o: (o.event, o.min_grade, o.max_grade, o.version))
+
+    def update(self, order_set: OrderSetRecord) -> OrderSetRecord:
+        table = self.t("order_sets")
+        if order_set.id not in table.rows:
+            raise Conflict("order_set", f"order set {order_set.id} no longer exists")
+        if order_set.active and any(
+                o.active and o.id != order_set.id and (o.site_id, o.event, o.min_grade,
+                                                        o.max_grade)
+                == (order_set.site_id, order_set.event, order_set.min_grade, order_set.max_grade)
+                for o in table.rows.values()):
+            raise Conflict("order_set", "another version of this order set took effect "
+                                        "meanwhile; reload")
+        table.rows[order_set.id] = order_set
+        return order_set
+
+
+class _Care(_Repo):
+    def add_medication(self, entry: MedicationEntryRecord) -> MedicationEntryRecord:
+        if entry.course_id not in self.t("courses").rows:
+            raise NotFound("reference", "a record it refers to does not exist")
+        return self.t("medication_administrations").add(entry)
+
+    def medication(self, entry_id: int) -> MedicationEntryRecord | None:
+        return self.t("medication_administrations").rows.get(entry_id)  # type: ignore[no-any-return]
+
+    def medications(self, course_id: int) -> list[MedicationEntryRecord]:
+        return sorted(self.t("medication_administrations").where(course_id=course_id),
+                      key=lambda e: e.id)
+
+    def end_medication(self, entry_id: int, ended_at: datetime) -> MedicationEntryRecord:
+        table = self.t("medication_administrations")
+        current = table.rows.get(entry_id)
+        if current is None:
+            raise Conflict("entry_id", f"medication entry {entry_id} no longer exists")
+        table.rows[entry_id] = dataclasses.replace(current, ended_at=ended_at)
+        return table.rows[entry_id]  # type: ignore[no-any-return]
+
+    def add_discharge(self, discharge: DischargeRecord) -> DischargeRecord:
+        return self.t("discharges").add(discharge)
+
+    def discharges(self, course_id: int) -> list[DischargeRecord]:
+        return sorted(self.t("discharges").where(course_id=course_id), key=lambda d: d.id)
+
+    def for_courses(self, course_ids: Sequence[int],
+                    ) -> dict[int, tuple[list[MedicationEntryRecord], list[DischargeRecord]]]:
+        return {c: (self.medications(c), self.discharges(c)) for c in course_ids}
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store or FakeStore()
@@ -511,6 +635,9 @@ class FakeUnitOfWork:
         self.label = _Label(self)
         self.audit = _Audit(self)
         self.worklist = _Worklist(self)
+        self.monitoring = _Monitoring(self)
+        self.order_sets = _OrderSets(self)
+        self.care = _Care(self)
 
     def readonly(self) -> Self:
         return self

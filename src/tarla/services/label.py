@@ -90,7 +90,9 @@ _REASON_MAX = 2000
 #: Table 4 families were data the engine reads). A database that registered one is brought to
 #: the current layout; sign-offs pinned to it no longer count and are signed again.
 _EARLIER_BUILT_IN_HASHES = frozenset({
-    "1a9b2d9c8cc05631b14be5a14442685b201677add0d1adbd91572a4daa8aa4a2"})
+    "1a9b2d9c8cc05631b14be5a14442685b201677add0d1adbd91572a4daa8aa4a2",
+    # before the concomitant rows carried their time windows (anchor, hours)
+    "d2440ee513c1acfcb60090fb6d8dbcd6ca4e88c4dd7ead02889202fc653cd99f"})
 
 
 # --------------------------------------------------------------------------- versions

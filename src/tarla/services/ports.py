@@ -19,15 +19,19 @@ from tarla.domain import course as core
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
+    AlertRecord,
     AssessmentRecord,
     AuditRecord,
     CourseRecord,
+    DischargeRecord,
     DoseReleaseRecord,
     DueCourse,
     ExcursionRecord,
     LabelRuleRecord,
     LabelVersionRecord,
     LabRecord,
+    MedicationEntryRecord,
+    OrderSetRecord,
     PatientRecord,
     PreparationEventRecord,
     PreparationRecord,
@@ -38,12 +42,14 @@ from tarla.services.records import (
     SiteRecord,
     UserRecord,
     VialRecord,
+    VitalSignsRecord,
 )
 
 __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepository",
            "AdministrationRepository", "EventRepository", "LabRepository",
            "PreparationRepository", "InventoryRepository", "ReleaseRepository",
-           "LabelRepository", "PasswordCheck",
+           "LabelRepository", "PasswordCheck", "MonitoringRepository",
+           "OrderSetRepository", "CareRepository",
            "AuditRepository", "WorklistReads", "UnitOfWork"]
 
 
@@ -88,6 +94,9 @@ class AdministrationRepository(Protocol):
         """Record the end of the infusion (the only change an administration takes)."""
         ...
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdministrationRecord]]: ...
+    def started_at_site(self, site_id: int, since: datetime) -> list[AdministrationRecord]:
+        """Doses of the site's courses started at or after ``since``, by start."""
+        ...
 
 
 class EventRepository(Protocol):
@@ -97,6 +106,11 @@ class EventRepository(Protocol):
     def update(self, event: AdverseEventRecord) -> AdverseEventRecord: ...
     def for_course(self, course_id: int) -> list[AdverseEventRecord]: ...
     def for_courses(self, course_ids: Sequence[int]) -> dict[int, list[AdverseEventRecord]]: ...
+    def ongoing_at_site(self, site_id: int, types: Sequence[str], now: datetime,
+                        ) -> list[AdverseEventRecord]:
+        """Events of those types of the site's courses with onset at or before ``now`` and not
+        resolved by then, by onset."""
+        ...
 
 
 class LabRepository(Protocol):
@@ -186,6 +200,63 @@ class LabelRepository(Protocol):
         ...
 
 
+class MonitoringRepository(Protocol):
+    """Vital-signs sets and alerts (issue 11)."""
+
+    def add_vitals(self, vitals: VitalSignsRecord) -> VitalSignsRecord: ...
+    def vitals(self, course_id: int) -> list[VitalSignsRecord]:
+        """A course's sets by time taken, then id."""
+        ...
+    def latest_vitals(self, course_ids: Sequence[int]) -> dict[int, VitalSignsRecord]:
+        """Each course's last set by time taken (courses without one are absent)."""
+        ...
+    def add_alert(self, alert: AlertRecord) -> AlertRecord: ...
+    def alert(self, alert_id: int) -> AlertRecord | None: ...
+    def alerts(self, site_id: int, *, course_id: int | None = None,
+               unacknowledged: bool = False) -> list[AlertRecord]:
+        """A site's alerts, newest first."""
+        ...
+    def update_alert(self, alert: AlertRecord) -> AlertRecord:
+        """Write the acknowledgement and webhook fields of a stored alert."""
+        ...
+    def unacknowledged(self, site_id: int) -> int: ...
+    def courses_dosed_since(self, site_id: int, since: datetime) -> list[int]:
+        """Courses of a site with a dose started at or after ``since``, or still running."""
+        ...
+
+
+class OrderSetRepository(Protocol):
+    def add(self, order_set: OrderSetRecord) -> OrderSetRecord: ...
+    def get(self, order_set_id: int) -> OrderSetRecord | None: ...
+    def for_site(self, site_id: int) -> list[OrderSetRecord]:
+        """Every version at a site, by event, grade range, then version."""
+        ...
+    def update(self, order_set: OrderSetRecord) -> OrderSetRecord:
+        """Write the sign-off, revocation and ``active`` fields of a stored version."""
+        ...
+
+
+class CareRepository(Protocol):
+    """Premedication, post-infusion fluids and discharges around each dose (issue 11)."""
+
+    def add_medication(self, entry: MedicationEntryRecord) -> MedicationEntryRecord: ...
+    def medication(self, entry_id: int) -> MedicationEntryRecord | None: ...
+    def medications(self, course_id: int) -> list[MedicationEntryRecord]:
+        """A course's entries by id (the order charted)."""
+        ...
+    def end_medication(self, entry_id: int, ended_at: datetime) -> MedicationEntryRecord:
+        """Record the end of a running fluid (the only change an entry takes)."""
+        ...
+    def add_discharge(self, discharge: DischargeRecord) -> DischargeRecord:
+        """``AlreadyRecorded`` if the dose's discharge is on record."""
+        ...
+    def discharges(self, course_id: int) -> list[DischargeRecord]: ...
+    def for_courses(self, course_ids: Sequence[int],
+                    ) -> dict[int, tuple[list[MedicationEntryRecord], list[DischargeRecord]]]:
+        """Each course's entries and discharges (every course named is a key)."""
+        ...
+
+
 class PasswordCheck(Protocol):
     """Whether ``password`` is the one ``stored_hash`` was made from: the sign-in's own check
     (the web app passes :func:`tarla.web.auth.verify_password`), for e-signatures."""
@@ -245,6 +316,9 @@ class UnitOfWork(Protocol):
     label: LabelRepository
     audit: AuditRepository
     worklist: WorklistReads
+    monitoring: MonitoringRepository
+    order_sets: OrderSetRepository
+    care: CareRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

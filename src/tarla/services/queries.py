@@ -109,6 +109,7 @@ class WorklistItem:
     unverified_rules: tuple[str, ...] = ()  # the UNVERIFIED rule ids the decision relies on
     signed_off: tuple[SignedOff, ...] = ()  # those of them the site has signed off
     label_version: str | None = None  # the version the course started on
+    hold_reasons: tuple[str, ...] = ()  # what holds the dose, in words (decision HOLD)
 
     @property
     def unverified_unsigned(self) -> tuple[str, ...]:
@@ -128,7 +129,7 @@ class WorklistItem:
                 "signed_off": [{"rule": s.rule, "by": s.by, "on": s.on.isoformat()}
                                for s in self.signed_off],
                 "unverified_unsigned": list(self.unverified_unsigned),
-                "label_version": self.label_version}
+                "label_version": self.label_version, "hold_reasons": list(self.hold_reasons)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,8 @@ def _item(due: DueCourse, inp: core.CourseInput | InvalidInput,
         monitoring=mon, pending_checks=d.pending_checks,
         reasons=tuple(dict.fromkeys(r.rule for r in d.reasons)),
         warnings=tuple(w.code for w in d.warnings), unverified=d.unverified,
-        unverified_rules=tuple(dict.fromkeys(r.rule for r in d.reasons if r.unverified)))
+        unverified_rules=tuple(dict.fromkeys(r.rule for r in d.reasons if r.unverified)),
+        hold_reasons=tuple(f"{r.text} ({r.rule})" for r in d.hold_reasons))
 
 
 def _signed(item: WorklistItem, signed: Mapping[str, SignedRule]) -> WorklistItem:

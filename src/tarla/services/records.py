@@ -17,7 +17,9 @@ __all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "Adminis
            "PreparationEventRecord", "ScanRecord", "PreparationStepRecord", "DoseReleaseRecord",
            "VialRecord", "ExcursionRecord",
            "SignoffRecord", "LabelVersionRecord", "LabelRuleRecord", "SiteLabelRecord",
-           "AuditRecord", "CourseHistory", "DueCourse"]
+           "AuditRecord", "CourseHistory", "DueCourse",
+           "VitalSignsRecord", "AlertRecord", "OrderSetRecord",
+           "MedicationEntryRecord", "DischargeRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class PatientRecord:
     off_label_reason: str | None = None
     version: int = 1
     id: int | None = None
+    # Of reproductive potential (contraception counselling at discharge); None: not recorded.
+    reproductive_potential: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +335,127 @@ class CourseHistory:
     #: The rules of the label version the course is pinned to (a ``tarla.label.rules.Rules``;
     #: None: the built-in label).
     rules: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class VitalSignsRecord:
+    """A charted vital-signs set (issue 11): the values, the CRS grade the core proposed and
+    the grade the nurse charted (a correction carries its reason)."""
+
+    course_id: int
+    taken_at: datetime
+    recorded_at: datetime
+    nurse_id: int
+    temperature_c: float | None
+    systolic_mmhg: int
+    diastolic_mmhg: int
+    heart_rate: int
+    spo2: int
+    oxygen_device: str
+    proposed_crs_grade: int
+    charted_crs_grade: int
+    respiratory_rate: int | None = None
+    oxygen_l_min: float | None = None
+    hypotension: bool = False
+    vasopressors: int = 0
+    vasopressin: bool = False
+    fever_masked: bool = False
+    correction_reason: str | None = None
+    administration_id: int | None = None
+    assessment_id: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An escalation (``kind`` crs / icans / fever) raised by a vitals set or an assessment."""
+
+    site_id: int
+    course_id: int
+    patient_id: int
+    kind: str
+    grade: int | None
+    message: str
+    raised_at: datetime
+    source: str
+    source_id: int
+    infusion_running: bool
+    administration_id: int | None = None
+    acknowledged_by: int | None = None
+    acknowledged_at: datetime | None = None
+    webhook_status: str | None = None
+    webhook_attempted_at: datetime | None = None
+    webhook_error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSetRecord:
+    """One version of a site's management steps for an event and grade range; in effect
+    only while ``active`` (set by a sign-off)."""
+
+    site_id: int
+    event: str
+    min_grade: int
+    max_grade: int
+    text: str
+    tag: str
+    version: int
+    created_at: datetime
+    created_by: int | None = None
+    signed_by: int | None = None
+    signed_at: datetime | None = None
+    revoked_by: int | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    active: bool = False
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationEntryRecord:
+    """A premedication or post-infusion fluid charted for one dose of a course (the label
+    row it applies), or a physician's waiver of a premedication for that dose. ``slot`` names
+    the dose (a premedication is charted before the dose exists, so ``administration_id`` is
+    set only for entries charted after it). ``given_at``: when given, or when a fluid started."""
+
+    course_id: int
+    slot: str
+    kind: str  # premedication | post_infusion
+    rule_id: str
+    drug: str
+    dose: str
+    route: str
+    recorded_at: datetime
+    administration_id: int | None = None
+    given_at: datetime | None = None
+    ended_at: datetime | None = None
+    nurse_id: int | None = None
+    waived_by: int | None = None
+    waiver_reason: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeRecord:
+    """The discharge after one dose, with its checklist as charted (one per dose)."""
+
+    course_id: int
+    administration_id: int
+    slot: str
+    discharged_at: datetime
+    discharged_by: int
+    recorded_at: datetime
+    patient_counselled_at: datetime
+    caregiver_counselled_at: datetime
+    no_driving_counselled: bool
+    contraception_counselled: bool | None = None  # None: not of reproductive potential
+    caregiver_name: str | None = None
+    caregiver_phone: str | None = None
+    stay_address: str | None = None
+    stay_address_confirmed: bool = False
+    rules: list[str] = field(default_factory=list)  # the rule ids the gate applied
+    id: int | None = None
 
 
 class DueCourse(NamedTuple):

@@ -22,10 +22,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from tarla.adapters.webhook import post_alert
 from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.schemas.toxicity import CrsInput, IcansInput
-from tarla.services import clinical, label, pharmacy, queries
+from tarla.services import alerts, clinical, label, monitoring, pharmacy, queries
 from tarla.services.audit import jsonable
 from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
@@ -190,6 +191,17 @@ def api_worklist(request: Request, site: str | None = Query(default=None, max_le
     chosen, _ = site_in_view(request, user, site)
     return ok(worklist(web.uow(), site_code=chosen.code, now=web.now(), viewer=user.scope,
                        on=on).to_json())
+
+
+@router.get("/board", summary="The unit board: every patient present today by state")
+def api_board(request: Request, site: str | None = Query(default=None, max_length=32),
+              user: CurrentUser = reader) -> JSONResponse:
+    from tarla.services.board import unit_board
+
+    web = web_of(request)
+    chosen, _ = site_in_view(request, user, site)
+    return ok(unit_board(web.uow(), site_code=chosen.code, now=web.now(),
+                         viewer=user.scope).to_json())
 
 
 @router.get("/patients", summary="Search patients by name or MRN")
@@ -377,10 +389,97 @@ def api_record_assessment(course_id: int, req: AssessmentIn,
     r = clinical.record_assessment(
         web.uow(), course_id=course_id, kind=req.kind,
         inputs=req.inputs.model_dump(mode="json", exclude_none=True),
-        assessed_at=req.assessed_at, actor=user.username, now=web.now(), grade=req.grade)
+        assessed_at=req.assessed_at, actor=user.username, now=web.now(), grade=req.grade,
+        notify=post_alert)
     return _created({"assessment_id": r.assessment_id, "kind": r.kind, "grade": r.grade,
                      "system": r.system, "drivers": list(r.drivers),
                      "adverse_event_id": r.adverse_event_id, "course_status": r.course_status})
+
+
+# --------------------------------------------------------------------------- monitoring, alerts
+
+
+class VitalsIn(_In):
+    """One vital-signs set (issue 11). The plausible ranges are the service's to judge (a
+    reading outside one is refused as 422 naming its field, never clamped)."""
+
+    taken_at: AwareDatetime
+    temperature_c: float | None = Field(default=None, allow_inf_nan=False, description="°C; "
+                                        "may be left out only when fever_masked")
+    systolic_mmhg: StrictInt
+    diastolic_mmhg: StrictInt
+    heart_rate: StrictInt
+    spo2: StrictInt
+    respiratory_rate: StrictInt | None = None
+    oxygen_device: str = Field(default="none", max_length=32, description="as in grade/crs "
+                               "'oxygen': none, low_flow, high_flow, facemask, ...")
+    oxygen_l_min: float | None = Field(default=None, allow_inf_nan=False)
+    hypotension: bool = Field(default=False, description="the nurse's finding (ASTCT gives no "
+                              "fixed systolic cut-off)")
+    vasopressors: StrictInt = 0
+    vasopressin: bool = False
+    fever_masked: bool = False
+    administration_id: StrictInt | None = None
+    charted_crs_grade: StrictInt | None = Field(default=None, description="omit (or equal the "
+                                                "proposed grade) to confirm; another grade "
+                                                "corrects it and needs correction_reason")
+    correction_reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/alerts", summary="The site's escalation alerts, newest first (nurse, physician)")
+def api_alerts(request: Request, unacknowledged: bool = False,
+               course_id: int | None = Query(default=None),
+               user: CurrentUser = allow(*alerts.ALERT_VIEW_ROLES)) -> JSONResponse:
+    web = web_of(request)
+    if course_id is not None:  # another site's course: 404, as one that does not exist
+        queries.course_of(web.uow(), course_id=course_id, viewer=user.scope)
+    views = alerts.list_alerts(web.uow(), viewer=user.scope, now=web.now(),
+                               unacknowledged=unacknowledged, course_id=course_id)
+    return ok(jsonable({"alerts": [alerts.alert_payload(v) for v in views],
+                        "unacknowledged": alerts.unacknowledged_count(web.uow(),
+                                                                      viewer=user.scope)}))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="A physician acknowledges an alert")
+def api_acknowledge_alert(alert_id: int, request: Request,
+                          user: CurrentUser = allow(Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    view = alerts.acknowledge_alert(web.uow(), alert_id=alert_id, actor=user.username,
+                                    now=web.now())
+    return ok(jsonable(alerts.alert_payload(view)))
+
+
+@router.get("/courses/{course_id}/flowsheet", summary="Vital-signs sets of a course and when "
+            "the next set is due")
+def api_flowsheet(course_id: int, request: Request,
+                  user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    sheet = monitoring.flowsheet(web.uow(), course_id=course_id, viewer=user.scope,
+                                 now=web.now())
+    return ok(jsonable({"course_id": course_id, "patient_id": sheet.course.patient_id,
+                        "mrn": sheet.mrn, "timezone": sheet.zone,
+                        "sets": list(sheet.sets), "status": sheet.status}))
+
+
+@router.post("/courses/{course_id}/vitals", status_code=201,
+             summary="Chart a vital-signs set: the proposed ASTCT CRS grade is confirmed or "
+                     "corrected; a grade >= 1 is charted as a CRS assessment; alerts are "
+                     "raised and posted to the site's webhook")
+def api_chart_vitals(course_id: int, req: VitalsIn, request: Request,
+                     user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN)) -> JSONResponse:
+    web = web_of(request)
+    values = req.model_dump(exclude={"taken_at", "administration_id", "charted_crs_grade",
+                                     "correction_reason"}, exclude_none=True)
+    if req.temperature_c is None:
+        values["temperature_c"] = None  # the service says whether that is allowed
+    r = monitoring.chart_vitals(
+        web.uow(), course_id=course_id, taken_at=req.taken_at, actor=user.username,
+        now=web.now(), values=values, administration_id=req.administration_id,
+        charted_crs_grade=req.charted_crs_grade, correction_reason=req.correction_reason,
+        notify=post_alert)
+    return _created({"vitals": r.vitals, "proposed_drivers": list(r.proposed_drivers),
+                     "assessment_id": r.assessment_id, "adverse_event_id": r.adverse_event_id,
+                     "course_status": r.course_status, "alert_ids": list(r.alert_ids)})
 
 
 # --------------------------------------------------------------------------- preparations
@@ -473,3 +572,112 @@ def api_preparation_check(preparation_id: int, req: CheckIn, request: Request,
     pharmacy.check_preparation(web.uow(), preparation_id=preparation_id, actor=user.username,
                                now=web.now(), expected_version=req.expected_version)
     return ok(_prep_json(request, user, preparation_id))
+
+
+# --------------------------------------------------------------------------- care (issue 11)
+
+
+class PremedicationIn(_In):
+    given_at: AwareDatetime
+    rule_id: str | None = Field(default=None, max_length=64, description="the premedication "
+                                "row of the dose's care (default: its first)")
+
+
+class WaiverIn(_In):
+    reason: str = Field(min_length=1, max_length=2000)
+    rule_id: str | None = Field(default=None, max_length=64)
+
+
+class PostInfusionIn(_In):
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    rule_id: str | None = Field(default=None, max_length=64)
+
+
+class PostInfusionEndIn(_In):
+    ended_at: AwareDatetime
+
+
+class DischargeIn(_In):
+    discharged_at: AwareDatetime
+    patient_counselled_at: AwareDatetime | None = None
+    caregiver_counselled_at: AwareDatetime | None = None
+    no_driving_counselled: bool = False
+    caregiver_name: str | None = Field(default=None, max_length=200)
+    caregiver_phone: str | None = Field(default=None, max_length=64)
+    stay_address: str | None = Field(default=None, max_length=2000)
+    stay_address_confirmed: bool = False
+    reproductive_potential: bool | None = Field(default=None, description="recorded on the "
+                                                "patient when given")
+    contraception_counselled: bool = False
+
+
+@router.get("/courses/{course_id}/care", summary="The care of the course's current dose: "
+            "premedication, infusion, saline, discharge checklist")
+def api_dose_care(course_id: int, request: Request, user: CurrentUser = reader) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    return ok(care.dose_care(web.uow(), course_id=course_id, now=web.now(),
+                             viewer=user.scope).to_json())
+
+
+@router.post("/courses/{course_id}/premedications", status_code=201,
+             summary="Chart a premedication of the dose due as given (nurse)")
+def api_premedication(course_id: int, req: PremedicationIn, request: Request,
+                      user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    r = care.chart_premedication(web.uow(), course_id=course_id, given_at=req.given_at,
+                                 rule_id=req.rule_id, actor=user.username, now=web.now())
+    return _created(r.to_json())
+
+
+@router.post("/courses/{course_id}/premedications/waive", status_code=201,
+             summary="A physician waives a premedication of the dose due, with a reason")
+def api_waive_premedication(course_id: int, req: WaiverIn, request: Request,
+                            user: CurrentUser = allow(Role.PHYSICIAN)) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    r = care.waive_premedication(web.uow(), course_id=course_id, reason=req.reason,
+                                 rule_id=req.rule_id, actor=user.username, now=web.now())
+    return _created(r.to_json())
+
+
+@router.post("/courses/{course_id}/post-infusion", status_code=201,
+             summary="Chart the start (and end) of the post-infusion fluid of the last dose")
+def api_post_infusion(course_id: int, req: PostInfusionIn, request: Request,
+                      user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    r = care.start_post_infusion(web.uow(), course_id=course_id, started_at=req.started_at,
+                                 ended_at=req.ended_at, rule_id=req.rule_id,
+                                 actor=user.username, now=web.now())
+    return _created(r.to_json())
+
+
+@router.post("/medications/{entry_id}/end", summary="The end of a running post-infusion fluid")
+def api_post_infusion_end(entry_id: int, req: PostInfusionEndIn, request: Request,
+                          user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    r = care.end_post_infusion(web.uow(), entry_id=entry_id, ended_at=req.ended_at,
+                               actor=user.username, now=web.now())
+    return ok(r.to_json())
+
+
+@router.post("/courses/{course_id}/discharge", status_code=201,
+             summary="Discharge after the last dose: refused (409, each missing checklist item "
+                     "with its rule id) until the checklist of the dose's care is complete")
+def api_discharge(course_id: int, req: DischargeIn, request: Request,
+                  user: CurrentUser = allow(Role.NURSE, Role.PHYSICIAN)) -> JSONResponse:
+    from tarla.services import care
+
+    web = web_of(request)
+    r = care.discharge(web.uow(), course_id=course_id, actor=user.username, now=web.now(),
+                       **req.model_dump())
+    return _created(r.to_json())

@@ -6,8 +6,11 @@ Nothing is built at import time. ``create_app(settings)`` wires the project's bo
     /sign-in, /sign-out          pages/auth.py
     /, /today                    the site worklist
     /patients/{id}[.ics]         the course timeline and its calendar
+    /patients/{id}/passport.pdf  the wallet card; /passport/{token} its phone page (no sign-in)
     /patients/{id}/labs          labs on record; chart the pre-dose panel, graded as typed
     /bedside/...                 administrations, CRS/ICANS assessments
+    /courses/{id}/flowsheet      vital signs, the proposed CRS grade, the next check due
+    /alerts, /order-sets         escalation alerts; the site's management steps, signed off
     /pharmacy/...                the preparation bench
     /rules                       label version, rules, sign-off
     /admin/users                 user management
@@ -17,6 +20,7 @@ Nothing is built at import time. ``create_app(settings)`` wires the project's bo
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +56,8 @@ class WebContext:
     read: ReadModels
     default_site: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: signs the wallet card's QR links (``TARLA_SECRET_KEY``; else random per app)
+    secret_key: str = ""
 
 
 def _utc_now() -> datetime:
@@ -93,6 +99,20 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
 
     for module in (auth_pages, today, patient, labs, bedside, pharmacy, rules, admin):
         app.include_router(module.router)
+    from tarla.web.pages import passport
+
+    web.secret_key = opts.secret_key or secrets.token_urlsafe(32)
+    app.include_router(passport.router)
+    from tarla.web.pages import care as care_pages
+
+    app.include_router(care_pages.router)
+    from tarla.web.pages import board
+
+    app.include_router(board.router)
+    from tarla.web.pages import alerts, flowsheet
+
+    app.include_router(flowsheet.router)
+    app.include_router(alerts.router)
     api.install(app)
 
     app.add_middleware(SecurityHeaders)

@@ -47,6 +47,8 @@ async def home(user: CurrentUser | None = Depends(optional_user)) -> RedirectRes
         return RedirectResponse("/sign-in", status_code=303)
     if user.site_id is None and user.has(Role.ADMIN):  # no clinical site: users to manage
         return RedirectResponse("/admin/users", status_code=303)
+    if user.has(Role.NURSE):  # the nurse's home: who is on the unit now
+        return RedirectResponse("/board", status_code=303)
     return RedirectResponse("/today", status_code=303)
 
 

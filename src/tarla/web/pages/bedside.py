@@ -25,6 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from tarla.adapters.webhook import post_alert
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
 from tarla.domain.grading import grade_crs, grade_icans
 from tarla.domain.grading.astct import ICE_ITEMS
@@ -34,6 +35,7 @@ from tarla.services.errors import Conflict, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
+from tarla.web.pages.alerts import stop_infusion_alerts
 from tarla.web.pages.common import (
     FormErrors,
     errors_of,
@@ -204,7 +206,12 @@ def _page(request: Request, user: CurrentUser, course_id: int, *,
                           if e.resolution_proposed_at is not None},
         "releases": releases.get(course_id, []), "release_errors": {}, "release_v": {},
         "complete_errors": {}, "DOSE_FIELDS": DOSE_FIELDS,
+        # "Stop the infusion now": the course's open alerts raised while it was running
+        "stop_alerts": stop_infusion_alerts(request, user, course_id),
     }
+    from tarla.web.pages.care import care_context  # premedication, saline, discharge
+
+    ctx.update(care_context(request, user, course_id, now))
     ctx.update(extra)
     return render(request, "bedside.html", ctx, status=status)
 
@@ -377,7 +384,7 @@ def _save(request: Request, course_id: int, kind: str, user: CurrentUser, form: 
             clinical.record_assessment(
                 web.uow(), course_id=course_id, kind=kind, inputs=inputs,
                 assessed_at=assessed, actor=user.username, now=web.now(),  # type: ignore[arg-type]
-                grade=int(shown) if shown.isdigit() else None)
+                grade=int(shown) if shown.isdigit() else None, notify=post_alert)
         except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
             errors.update(errors_of(exc))
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,13 +13,17 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
+from tarla.services.alerts import unacknowledged_count
 from tarla.services.errors import Conflict, Forbidden, NotFound, Refused, ServiceError
 from tarla.services.records import SiteRecord
+from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, client_ip, verify_password
 from tarla.web.problems import field_errors
 
 __all__ = ["render", "site_in_view", "web_of", "local_moment", "errors_of", "FormErrors",
            "is_htmx", "form_status", "Signature"]
+
+log = logging.getLogger("tarla.web")
 
 
 def web_of(request: Request) -> Any:
@@ -29,9 +34,25 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def _alerts_open(request: Request, template: str, user: Any) -> int | None:
+    """The nav badge: the signed-in nurse's or physician's unacknowledged alerts of their
+    site (one count query), or None when the user sees no alerts. A failure here never breaks
+    the page around it: the badge is left out and the failure logged (the Alerts page itself
+    reads the alerts without this guard)."""
+    if template.startswith("partials/") or not isinstance(user, CurrentUser) \
+            or user.site_id is None or not user.has(Role.NURSE, Role.PHYSICIAN):
+        return None  # fragments (HTMX swaps, polling) carry no nav
+    try:
+        return unacknowledged_count(web_of(request).uow(), viewer=user.scope)
+    except Exception:  # noqa: BLE001 - a badge, not a rule: the page must still render
+        log.warning("alert badge not computed for %s", user.username, exc_info=True)
+        return None
+
+
 def render(request: Request, template: str, context: dict[str, Any],
            status: int = 200) -> Response:
-    ctx = {"user": getattr(request.state, "user", None), **context}
+    user = getattr(request.state, "user", None)
+    ctx = {"user": user, "alerts_open": _alerts_open(request, template, user), **context}
     return request.app.state.templates.TemplateResponse(request, template, ctx,  # type: ignore[no-any-return]
                                                         status_code=status)
 
