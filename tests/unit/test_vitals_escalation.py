@@ -141,3 +141,14 @@ def test_a_fever_during_the_infusion_alerts_and_says_stop_the_infusion() -> None
     assert escalations(crs_grade=0, temperature_c=37.9, infusion_running=True) == ()
     (crs,) = escalations(crs_grade=2, temperature_c=38.5, infusion_running=True)
     assert crs.kind is AlertKind.CRS and STOP_INFUSION in crs.message
+
+
+def test_ice_follows_the_monitoring_bed_interval_unless_the_site_sets_its_own() -> None:
+    from tarla.domain.vitals import CHECK_INTERVALS, CareTier, ice_interval_from_policy
+
+    assert ice_interval_from_policy({}, CHECK_INTERVALS) == CHECK_INTERVALS[CareTier.FACILITY]
+    assert ice_interval_from_policy({"ice_interval_minutes": 120}, CHECK_INTERVALS) == 120
+    for bad in (0, "2 h", True):
+        with pytest.raises(InvalidInput) as err:
+            ice_interval_from_policy({"ice_interval_minutes": bad}, CHECK_INTERVALS)
+        assert err.value.field == "policy.ice_interval_minutes"

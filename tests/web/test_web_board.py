@@ -54,9 +54,19 @@ def test_a_first_dose_moves_to_a_monitoring_bed_that_ends_the_next_morning(
     assert row["remaining_minutes"] == 20 * 60 + 30  # from 09:00
     assert world.courses["new"] not in {r["course_id"] for r in board["rows"]
                                         if r["state"] == "waiting"}
+    # no set charted yet: vital signs and ICE due 4 h after the start (the UNVERIFIED
+    # site-policy default interval of the monitoring bed), 07:30 + 240 min = 11:30
+    assert "vital signs due 11:30; ICE due 11:30" in row["notes"]
+    assert "saline due" in row["notes"]  # C1D1 care: 0.9% sodium chloride after the infusion
     html = nurse.get("/board/rows").text
     bed = html[html.index('id="state-monitoring_bed"'):]
     assert "Garcia, Ana" in bed and "20 h 30 min left" in bed and "Wed 16 Dec" in bed
+    clock.value = at(12, 0)
+    row = next(r for r in nurse.get("/api/v1/board").json()["rows"]
+               if r["course_id"] == world.courses["new"])
+    assert "vital signs OVERDUE (due 11:30); ICE OVERDUE (due 11:30)" in row["notes"]
+    assert row["overdue"] is True
+    assert 'class="row-hold"' in nurse.get("/board/rows").text  # flagged on the board
     # the next morning at 06:00 the bed's 22 h are over: ready for discharge
     clock.value = at(6, 0, 1)
     r = as_role("nurse").get("/api/v1/board")  # a new shift, a new sign-in

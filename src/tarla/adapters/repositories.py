@@ -272,6 +272,12 @@ class SqlEvents(_Base):
     def add_assessment(self, assessment: AssessmentRecord) -> AssessmentRecord:
         return _record(AssessmentRecord, self._added(_row(orm.Assessment, assessment)))
 
+    def assessments(self, course_id: int, kind: str) -> list[AssessmentRecord]:
+        t = orm.Assessment
+        return [_record(AssessmentRecord, r) for r in self.s.scalars(
+            select(t).where(t.course_id == course_id, t.kind == kind)
+            .order_by(t.assessed_at, t.id))]
+
     def add(self, event: AdverseEventRecord) -> AdverseEventRecord:
         return _record(AdverseEventRecord, self._added(_row(orm.AdverseEvent, event, "version")))
 

@@ -26,7 +26,7 @@ from tarla.domain.grading.crs import CrsGrade, grade_crs
 
 __all__ = ["Range", "PLAUSIBLE_RANGES", "VitalSigns", "check_vitals", "propose_crs",
            "charted_grade", "CareTier", "CHECK_INTERVALS", "intervals_from_policy", "ChecksDue",
-           "checks_due", "POLICY_TAG"]
+           "checks_due", "POLICY_TAG", "ice_interval_from_policy"]
 
 #: The provenance of every default in this module: site policy, not from the label.
 POLICY_TAG = "UNVERIFIED"
@@ -147,6 +147,20 @@ CHECK_INTERVALS: Mapping[CareTier, int] = MappingProxyType({
     CareTier.OBSERVATION: 30,
     CareTier.FACILITY: 240,
 })
+
+
+def ice_interval_from_policy(policy: Mapping[str, object],
+                             intervals: Mapping[CareTier, int]) -> int:
+    """Minutes between ICE assessments in 22-24 h facility monitoring: the site's
+    ``policy["ice_interval_minutes"]``, else with each vital-signs set of that tier (an
+    UNVERIFIED site-policy default, like the intervals it follows)."""
+    raw = policy.get("ice_interval_minutes")
+    if raw is None:
+        return intervals[CareTier.FACILITY]
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise InvalidInput("policy.ice_interval_minutes", f"{raw!r} is not a whole number of "
+                                                          "minutes >= 1")
+    return raw
 
 
 def intervals_from_policy(policy: Mapping[str, object]) -> Mapping[CareTier, int]:

@@ -48,7 +48,8 @@ ORDER_SET_ROLES = (Role.PHARMACIST, Role.PHYSICIAN)
 
 #: ``Site.policy`` keys of monitoring and escalation, not of the course engine (not copied into
 #: a course's policy): the webhook URL and the vital-sign intervals (tarla.domain.vitals).
-SITE_SETTINGS = frozenset({"alert_webhook_url", "vitals_interval_minutes"})
+SITE_SETTINGS = frozenset({"alert_webhook_url", "vitals_interval_minutes",
+                           "ice_interval_minutes"})
 ALERT_VIEW_ROLES = (Role.PHYSICIAN, Role.NURSE)
 
 

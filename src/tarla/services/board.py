@@ -148,14 +148,21 @@ def _checks(uow: UnitOfWork, course_ids: list[int], viewer: Scope, now: datetime
     schedule), in words, and whether it is overdue."""
     from tarla.services.monitoring import monitoring_status
 
+    def at(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%H:%M")
+
     out: dict[int, tuple[str, bool]] = {}
     for cid in course_ids:
         for st in monitoring_status(uow, viewer=viewer, now=now, course_id=cid):
-            if st.next_due is None:
-                continue
-            due = st.next_due.astimezone(zone).strftime("%H:%M")
-            out[cid] = ((f"vital signs OVERDUE (due {due})" if st.overdue
-                         else f"vital signs due {due}"), st.overdue)
+            words: list[str] = []
+            if st.next_due is not None:
+                words.append(f"vital signs OVERDUE (due {at(st.next_due)})" if st.overdue
+                             else f"vital signs due {at(st.next_due)}")
+            if st.ice_next_due is not None:
+                words.append(f"ICE OVERDUE (due {at(st.ice_next_due)})" if st.ice_overdue
+                             else f"ICE due {at(st.ice_next_due)}")
+            if words:
+                out[cid] = ("; ".join(words), st.overdue or st.ice_overdue)
     return out
 
 

@@ -244,6 +244,10 @@ class _Events(_Repo):
     def add_assessment(self, assessment: AssessmentRecord) -> AssessmentRecord:
         return self.t("assessments").add(assessment)
 
+    def assessments(self, course_id: int, kind: str) -> list[AssessmentRecord]:
+        return sorted(self.t("assessments").where(course_id=course_id, kind=kind),
+                      key=lambda a: (a.assessed_at, a.id))
+
     def add(self, event: AdverseEventRecord) -> AdverseEventRecord:
         return self.t("events").add(dataclasses.replace(event, version=1))
 

@@ -23,6 +23,7 @@ from tarla.domain.vitals import (
     charted_grade,
     check_vitals,
     checks_due,
+    ice_interval_from_policy,
     intervals_from_policy,
     propose_crs,
 )
@@ -177,6 +178,10 @@ class MonitoringStatus:
     ongoing_crs: int | None  # grade of the ongoing CRS adverse event, if any
     ongoing_icans: int | None
     unacknowledged_alerts: int
+    #: ICE on a schedule in 22-24 h facility monitoring (None outside it)
+    ice_last_at: datetime | None = None
+    ice_next_due: datetime | None = None
+    ice_overdue: bool = False
 
 
 def _last_dose(admins: list[AdministrationRecord]) -> AdministrationRecord | None:
@@ -207,13 +212,24 @@ def _status(uow: UnitOfWork, course: CourseRecord, site: SiteRecord,
     ongoing = {e.type: e.grade for e in uow.events.for_course(course.id)  # type: ignore[arg-type]
                if e.resolved_at is None and e.type in (EventType.CRS, EventType.ICANS)}
     open_alerts = uow.monitoring.alerts(course.site_id, course_id=course.id, unacknowledged=True)
+    ice_last = ice = None
+    if due.tier is CareTier.FACILITY and dose is not None:
+        ices = uow.events.assessments(course.id, EventType.ICANS.value)  # type: ignore[arg-type]
+        ice_last = ices[-1].assessed_at if ices else None
+        intervals = intervals_from_policy(site.policy)
+        ice = checks_due(now=now, infusion_started_at=dose.started_at,
+                         infusion_ended_at=dose.ended_at, monitoring_kind=kind,
+                         monitoring_hours_max=hours, anchor=anchor, last_set_at=ice_last,
+                         intervals={**intervals, CareTier.FACILITY: ice_interval_from_policy(
+                             site.policy, intervals)})
     return MonitoringStatus(
         course.id, course.patient_id, due.tier.value, None if dose is None else dose.id,  # type: ignore[arg-type]
         due.tier is CareTier.INFUSION, None if last is None else last.taken_at, due.next_due,
         due.overdue, due.interval_minutes, due.window_ends,
         None if last is None else last.proposed_crs_grade,
         None if last is None else last.charted_crs_grade,
-        ongoing.get(EventType.CRS), ongoing.get(EventType.ICANS), len(open_alerts))
+        ongoing.get(EventType.CRS), ongoing.get(EventType.ICANS), len(open_alerts),
+        ice_last, None if ice is None else ice.next_due, bool(ice and ice.overdue))
 
 
 #: How far back a dose can still be under monitoring: the longest window of the label's tiers
