@@ -33,7 +33,7 @@ from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.label import LABEL_VERSION
 from tarla.services import pharmacy
 from tarla.services.demo import kit_scan
-from tarla.services.records import MedicationEntryRecord
+from tarla.services.records import BillingCodeRecord, MedicationEntryRecord
 from tarla.web.app import create_app
 from tarla.web.auth import hash_password
 from tarla.web.config import WebOptions
@@ -46,9 +46,11 @@ NORTH_STAFF = {"rn.north": ("North Nurse, RN", ("nurse",)),
                "rph2.north": ("North Second Pharmacist, PharmD", ("pharmacist",)),
                "dr.north": ("Dr North Physician", ("physician",)),
                "sched.north": ("North Scheduler", ("scheduler",)),
-               "admin.north": ("North site administrator", ("admin",))}
+               "admin.north": ("North site administrator", ("admin",)),
+               "billing.north": ("North Billing", ("billing",))}
 NORTH_USERS = {"nurse": "rn.north", "pharmacist": "rph.north", "pharmacist2": "rph2.north",
-               "physician": "dr.north", "scheduler": "sched.north", "admin": "admin.north"}
+               "physician": "dr.north", "scheduler": "sched.north", "admin": "admin.north",
+               "billing": "billing.north"}
 CREW = Crew(physician="dr.north", nurse="rn.north", nurse2="rn2.north",
             pharmacist="rph.north", pharmacist2="rph2.north")
 MISSING = 999999  # no record has this id
@@ -84,6 +86,9 @@ def _north(uow: Callable[[], Any]) -> dict[str, Any]:
             course_id=w.courses["script"], slot="C1D1", kind="post_infusion",
             rule_id="T3-SALINE", drug="0.9% sodium chloride", dose="1 L", route="IV",
             recorded_at=at(7, 50), given_at=at(7, 50), nurse_id=1))
+        code = u.charges.add_code(BillingCodeRecord(  # an administration code to remove
+            site_id=u.sites.by_code(NORTH).id, code="SITE-A1", description="site code",
+            per="encounter", created_by=1, created_at=at(7, 50)))
         u.commit()
     pharmacy.receive_kit(uow(), site_code=NORTH, scan=kit_scan(10, "NK-STOCK"),
                          actor="rph.north", now=at(6, 0))
@@ -94,7 +99,7 @@ def _north(uow: Callable[[], Any]) -> dict[str, Any]:
             "stepup": w.courses["stepup"], "held": w.courses["held"],
             "nolabs": w.courses["nolabs"], "script": w.courses["script"],
             "prepared": prepared, "ready": ready, "running": running, "event": event,
-            "saline": saline.id,
+            "saline": saline.id, "billing_code": code.id,
             **_north_alerts(uow),
             "site": NORTH, "user": "rn2.north", "mrn": mrn["stepup"],
             "wall": NOW.astimezone(NORTH_ZONE).strftime("%Y-%m-%dT%H:%M"),
@@ -393,6 +398,19 @@ CASES: tuple[Case, ...] = (
          body=lambda i: {"step": "water_added", "measured_ml": 1.3}),
     Case("POST", "/api/v1/preparations/{preparation_id}/check", "pharmacist2", _ok(200), PREP,
          body=lambda i: {}),
+    # charges (issue 15): review and export refused for the input, not the site
+    Case("GET", "/charges", "billing", _ok(200), query=SITE_Q),
+    Case("GET", "/api/v1/charges", "billing", _ok(200),
+         query=lambda i: {"site": i["site"], "from": "2026-11-15", "to": "2026-12-15"}),
+    Case("POST", "/charges/review", "billing", _ok(422),
+         form=lambda i: {"site": i["site"], "encounter_id": "A1", "action": "bogus"}),
+    Case("POST", "/charges/export", "billing", _ok(422),
+         form=lambda i: {"site": i["site"], "format": "xml"}),
+    Case("POST", "/charges/codes", "billing", _ok(303),
+         form=lambda i: {"site": i["site"], "code": "SITE-B2", "description": "site code",
+                         "per": "hour"}),
+    Case("POST", "/charges/codes/{code_id}/remove", "billing", _ok(303),
+         {"code_id": "billing_code"}, form=lambda i: {}),
     # the site's users
     Case("POST", "/admin/users", "admin", _ok(303),
          form=lambda i: {"site": i["site"], "username": "rn3.north", "display_name": "RN 3",

@@ -15,7 +15,8 @@ PASSWORD = "correct horse battery"
 SITE = "DEMO"
 #: one user per role, and a second pharmacist
 USERS = {"nurse": "rn.alvarez", "pharmacist": "rph.okoro", "pharmacist2": "rph.berg",
-         "physician": "dr.khan", "scheduler": "sched.lee", "admin": "admin"}
+         "physician": "dr.khan", "scheduler": "sched.lee", "admin": "admin",
+         "billing": "billing.demo"}
 STAFF = {"rn.alvarez": ("Rosa Alvarez, RN", ("nurse",)),
          "rn.chen": ("David Chen, RN", ("nurse",)),
          "rph.okoro": ("Ngozi Okoro, PharmD", ("pharmacist",)),
@@ -23,10 +24,11 @@ STAFF = {"rn.alvarez": ("Rosa Alvarez, RN", ("nurse",)),
          "dr.khan": ("Dr Aisha Khan", ("physician",)),
          "sched.lee": ("Min Lee", ("scheduler",)),
          "admin": ("Site administrator", ("admin",)),
+         "billing.demo": ("Bea Billing, CPC", ("billing",)),
          # holds every role, so the API fuzzing below reaches every operation
          "qa.all": ("QA, every role", ("nurse", "pharmacist", "physician", "scheduler",
-                                       "admin"))}
-ROLES = ("nurse", "pharmacist", "physician", "scheduler", "admin")
+                                       "admin", "billing"))}
+ROLES = ("nurse", "pharmacist", "physician", "scheduler", "admin", "billing")
 
 
 class Clock:

@@ -669,6 +669,43 @@ class Discharge(Base):
     rules: Mapped[list[Any]]
 
 
+class BillingCode(Base):
+    """A site's administration codes (issue 15): coding is the site's decision, not code's."""
+
+    __tablename__ = "billing_codes"
+    __table_args__ = (UniqueConstraint("site_id", "code"),
+                      CheckConstraint(_in("per", ("encounter", "hour")), name="per"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(200))
+    per: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class ChargeReview(Base):
+    """A biller's review of one encounter (issue 15), exported once unless reopened."""
+
+    __tablename__ = "charge_reviews"
+    __table_args__ = (UniqueConstraint("site_id", "encounter_key"),
+                      CheckConstraint(_in("status", ("accepted", "open")), name="status"),
+                      CheckConstraint("corrected_mg IS NULL OR reason IS NOT NULL",
+                                      name="correction_has_reason"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    encounter_key: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    corrected_mg: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime]
+    exported_at: Mapped[datetime | None]
+    export_batch: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained. ``id`` is assigned gap-free from :class:`AuditHead`."""
 
@@ -715,6 +752,10 @@ UNIQUE_MESSAGES: dict[str, tuple[str, str, str]] = {
     "uq_preparation_steps_preparation_id_step": (
         "AlreadyRecorded", "step", "this step is already confirmed for the preparation"),
     "pk_user_roles": ("AlreadyRecorded", "role", "the user already has this role"),
+    "uq_billing_codes_site_id_code": ("AlreadyRecorded", "code", "the site already has this "
+                                                                 "code"),
+    "uq_charge_reviews_site_id_encounter_key": ("Conflict", "encounter", "this encounter was "
+                                                "reviewed meanwhile; reload"),
     "pk_label_signoff_rules": ("AlreadyRecorded", "rule_ids", "a rule id is listed twice"),
     "pk_label_versions": ("AlreadyRecorded", "version", "this label version is already "
                                                         "registered"),

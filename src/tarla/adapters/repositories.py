@@ -42,6 +42,8 @@ from tarla.services.records import (
     AlertRecord,
     AssessmentRecord,
     AuditRecord,
+    BillingCodeRecord,
+    ChargeReviewRecord,
     CourseRecord,
     DischargeRecord,
     DoseReleaseRecord,
@@ -68,7 +70,8 @@ from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlSites", "SqlUsers", "SqlPatients", "SqlCourses", "SqlAdministrations",
            "SqlEvents", "SqlLabs", "SqlPreparations", "SqlInventory", "SqlLabel", "SqlAudit",
-           "SqlWorklist", "SqlReleases", "SqlCare", "SqlMonitoring", "SqlOrderSets"]
+           "SqlWorklist", "SqlReleases", "SqlCare", "SqlMonitoring", "SqlOrderSets",
+           "SqlCharges"]
 
 R = TypeVar("R")
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -807,3 +810,43 @@ class SqlCare(_Base):
             for r in self.s.scalars(select(d).where(d.course_id.in_(chunk)).order_by(d.id)):
                 out[r.course_id][1].append(_record(DischargeRecord, r))
         return out
+
+
+class SqlCharges(_Base):
+    """A site's administration codes and the billers' reviews (issue 15)."""
+
+    def codes(self, site_id: int) -> list[BillingCodeRecord]:
+        t = orm.BillingCode
+        rows = self.s.scalars(select(t).where(t.site_id == site_id).order_by(t.code))
+        return [_record(BillingCodeRecord, r) for r in rows]
+
+    def add_code(self, code: BillingCodeRecord) -> BillingCodeRecord:
+        return _record(BillingCodeRecord, self._added(_row(orm.BillingCode, code)))
+
+    def code(self, code_id: int) -> BillingCodeRecord | None:
+        row = self.s.get(orm.BillingCode, code_id)
+        return None if row is None else _record(BillingCodeRecord, row)
+
+    def remove_code(self, code_id: int) -> None:
+        row = self.s.get(orm.BillingCode, code_id)
+        if row is not None:
+            self.s.delete(row)
+            self.s.flush()
+
+    def reviews(self, site_id: int) -> dict[str, ChargeReviewRecord]:
+        t = orm.ChargeReview
+        rows = self.s.scalars(select(t).where(t.site_id == site_id))
+        return {r.encounter_key: _record(ChargeReviewRecord, r) for r in rows}
+
+    def add_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord:
+        return _record(ChargeReviewRecord, self._added(_row(orm.ChargeReview, review)))
+
+    def update_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord:
+        return _record(ChargeReviewRecord,
+                       self._versioned_update(orm.ChargeReview, review, "review"))
+
+    def discarded_preparations(self, site_id: int) -> list[PreparationRecord]:
+        t = orm.Preparation
+        rows = self.s.scalars(select(t).where(t.site_id == site_id, t.status == "discarded")
+                              .order_by(t.id))
+        return [_record(PreparationRecord, r) for r in rows]

@@ -24,6 +24,7 @@ from tarla.adapters.repositories import (
     SqlAdministrations,
     SqlAudit,
     SqlCare,
+    SqlCharges,
     SqlCourses,
     SqlEvents,
     SqlInventory,
@@ -171,7 +172,7 @@ class SqlAlchemyUnitOfWork:
                           ("releases", SqlReleases),
                           ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist),
                           ("monitoring", SqlMonitoring), ("order_sets", SqlOrderSets),
-                          ("care", SqlCare)):
+                          ("care", SqlCare), ("charges", SqlCharges)):
             setattr(self, name, _Translating(cls(session)))
         return self
 

@@ -44,7 +44,8 @@ _STAFF = (("rn.alvarez", "Rosa Alvarez, RN", ("nurse",)),
           ("rph.berg", "Lars Berg, PharmD", ("pharmacist",)),
           ("dr.khan", "Dr Aisha Khan", ("physician",)),
           ("sched.lee", "Min Lee", ("scheduler",)),
-          ("admin", "Site administrator", ("admin",)))
+          ("admin", "Site administrator", ("admin",)),
+          ("billing.demo", "Bea Billing, CPC", ("billing",)))
 #: The sites ``make run`` loads: (code, name, IANA time zone).
 DEMO_SITES = (("DEMO", "Demo infusion centre", "America/New_York"),
               ("NORTH", "North infusion centre", "America/Chicago"))
@@ -54,7 +55,7 @@ _NAMES = {code: name for code, name, _ in DEMO_SITES}
 def demo_staff(site_code: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     """The demo users of a site as (username, display name, roles), in the order: nurse,
     second nurse, pharmacist, second pharmacist (the independent check), physician,
-    scheduler, administrator."""
+    scheduler, administrator, billing."""
     if site_code == "DEMO":
         return _STAFF
     tag, title = site_code.lower(), site_code.title()
@@ -64,7 +65,8 @@ def demo_staff(site_code: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
             (f"rph2.{tag}", f"{title} Second Pharmacist, PharmD", ("pharmacist",)),
             (f"dr.{tag}", f"Dr {title} Physician", ("physician",)),
             (f"sched.{tag}", f"{title} Scheduler", ("scheduler",)),
-            (f"admin.{tag}", f"{title} site administrator", ("admin",)))
+            (f"admin.{tag}", f"{title} site administrator", ("admin",)),
+            (f"billing.{tag}", f"{title} Billing", ("billing",)))
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class DemoSummary:
     patients: int = 0
     stages: dict[str, int] = field(default_factory=dict)
     administrations: int = 0
+    wasted_bags: int = 0
     preparations: int = 0
 
 
@@ -202,6 +205,17 @@ def premedicate(uow_factory: Callable[[], UnitOfWork], *, course_id: int,
                                  given_at=given, actor=nurse, now=given + timedelta(minutes=2))
 
 
+def _waste_a_bag(uow_factory: Callable[[], UnitOfWork], course_id: int, at: datetime,
+                 serial: str, crew: _Crew) -> None:
+    """A bag prepared for the dose and discarded before it was hung (it is replaced): the
+    charges show its whole vial as a JW line for a biller to review (issue 15)."""
+    pid = prepare_checked_bag(uow_factory, course_id=course_id, at=at, serial=serial,
+                              pharmacist=crew.pharmacist, checker=crew.pharmacist2)
+    gone = at + timedelta(minutes=30)
+    pharmacy.advance_preparation(uow_factory(), preparation_id=pid, event="discarded", at=gone,
+                                 actor=crew.pharmacist, now=gone)
+
+
 def _intervals(n: int) -> list[int]:
     """Days between the first n planned doses (C1D1 -> C1D8 -> C1D15 -> every 14 days)."""
     return [7 if i < 2 else 14 for i in range(max(n - 1, 0))]
@@ -293,9 +307,15 @@ def _patient(uow_factory: Callable[[], UnitOfWork], rng: random.Random, i: int, 
                                   collected_at=_at(day, 7, rng.randint(0, 40), zone),
                                   actor=crew.nurse2, now=_at(day, 7, 45, zone))
         start = _at(day, 9, rng.randint(0, 50), zone)
+        prepared_at = _at(day, 7, 50, zone)
+        if stage == "maintenance" and n == doses - 1 and not summary.wasted_bags:
+            _waste_a_bag(uow_factory, course_id, _at(day, 7, 46, zone),
+                         f"K{site}{i:04d}{n:03d}W", crew)
+            summary.wasted_bags += 1
+            prepared_at = _at(day, 8, 20, zone)  # the replacement bag
         give_through_the_loop(
             uow_factory, course_id=course_id, mrn=_mrn(site, i),
-            prepared_at=_at(day, 7, 50, zone), started_at=start,
+            prepared_at=prepared_at, started_at=start,
             serial=f"K{site}{i:04d}{n:03d}", nurse=rng.choice((crew.nurse, crew.nurse2)),
             idempotency_key=f"demo-{site}-{i}-{n}", pharmacist=crew.pharmacist,
             checker=crew.pharmacist2)

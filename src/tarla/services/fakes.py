@@ -24,6 +24,8 @@ from tarla.services.records import (
     AlertRecord,
     AssessmentRecord,
     AuditRecord,
+    BillingCodeRecord,
+    ChargeReviewRecord,
     CourseRecord,
     DischargeRecord,
     DoseReleaseRecord,
@@ -116,6 +118,10 @@ class FakeStore:
             "medication_administrations": _Table(),
             "discharges": _Table([(("administration_id",), "administration",
                                    "this dose's discharge is already on record")]),
+            "billing_codes": _Table([(("site_id", "code"), "code",
+                                      "the site already has this code")]),
+            "charge_reviews": _Table([(("site_id", "encounter_key"), "encounter",
+                                       "this encounter was reviewed meanwhile; reload")]),
             "order_sets": _Table([(("site_id", "event", "min_grade", "max_grade", "version"),
                                    "order_set", "this order set was edited meanwhile; reload "
                                    "and retry")]),
@@ -620,6 +626,33 @@ class _Care(_Repo):
         return {c: (self.medications(c), self.discharges(c)) for c in course_ids}
 
 
+class _Charges(_Repo):
+    def codes(self, site_id: int) -> list[BillingCodeRecord]:
+        return sorted(self.t("billing_codes").where(site_id=site_id), key=lambda c: c.code)
+
+    def add_code(self, code: BillingCodeRecord) -> BillingCodeRecord:
+        return self.t("billing_codes").add(code)
+
+    def code(self, code_id: int) -> BillingCodeRecord | None:
+        return self.t("billing_codes").rows.get(code_id)  # type: ignore[no-any-return]
+
+    def remove_code(self, code_id: int) -> None:
+        self.t("billing_codes").rows.pop(code_id, None)
+
+    def reviews(self, site_id: int) -> dict[str, ChargeReviewRecord]:
+        return {r.encounter_key: r for r in self.t("charge_reviews").where(site_id=site_id)}
+
+    def add_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord:
+        return self.t("charge_reviews").add(review)
+
+    def update_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord:
+        return self.t("charge_reviews").update(review, "review")
+
+    def discarded_preparations(self, site_id: int) -> list[PreparationRecord]:
+        return sorted(self.t("preparations").where(site_id=site_id, status="discarded"),
+                      key=lambda p: p.id)
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store or FakeStore()
@@ -642,6 +675,7 @@ class FakeUnitOfWork:
         self.monitoring = _Monitoring(self)
         self.order_sets = _OrderSets(self)
         self.care = _Care(self)
+        self.charges = _Charges(self)
 
     def readonly(self) -> Self:
         return self

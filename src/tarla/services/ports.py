@@ -22,6 +22,8 @@ from tarla.services.records import (
     AlertRecord,
     AssessmentRecord,
     AuditRecord,
+    BillingCodeRecord,
+    ChargeReviewRecord,
     CourseRecord,
     DischargeRecord,
     DoseReleaseRecord,
@@ -49,7 +51,7 @@ __all__ = ["SiteRepository", "UserRepository", "PatientRepository", "CourseRepos
            "AdministrationRepository", "EventRepository", "LabRepository",
            "PreparationRepository", "InventoryRepository", "ReleaseRepository",
            "LabelRepository", "PasswordCheck", "MonitoringRepository",
-           "OrderSetRepository", "CareRepository",
+           "OrderSetRepository", "CareRepository", "ChargeRepository",
            "AuditRepository", "WorklistReads", "UnitOfWork"]
 
 
@@ -260,6 +262,23 @@ class CareRepository(Protocol):
         ...
 
 
+class ChargeRepository(Protocol):
+    """A site's administration codes and the billers' reviews of encounters (issue 15)."""
+
+    def codes(self, site_id: int) -> list[BillingCodeRecord]: ...
+    def add_code(self, code: BillingCodeRecord) -> BillingCodeRecord: ...
+    def code(self, code_id: int) -> BillingCodeRecord | None: ...
+    def remove_code(self, code_id: int) -> None: ...
+    def reviews(self, site_id: int) -> dict[str, ChargeReviewRecord]:
+        """By encounter key."""
+        ...
+    def add_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord: ...
+    def update_review(self, review: ChargeReviewRecord) -> ChargeReviewRecord:
+        """Optimistic: Conflict if the stored version moved."""
+        ...
+    def discarded_preparations(self, site_id: int) -> list[PreparationRecord]: ...
+
+
 class PasswordCheck(Protocol):
     """Whether ``password`` is the one ``stored_hash`` was made from: the sign-in's own check
     (the web app passes :func:`tarla.web.auth.verify_password`), for e-signatures."""
@@ -322,6 +341,7 @@ class UnitOfWork(Protocol):
     monitoring: MonitoringRepository
     order_sets: OrderSetRepository
     care: CareRepository
+    charges: ChargeRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -19,7 +19,7 @@ __all__ = ["SiteRecord", "UserRecord", "PatientRecord", "CourseRecord", "Adminis
            "SignoffRecord", "LabelVersionRecord", "LabelRuleRecord", "SiteLabelRecord",
            "AuditRecord", "CourseHistory", "DueCourse",
            "VitalSignsRecord", "AlertRecord", "OrderSetRecord",
-           "MedicationEntryRecord", "DischargeRecord"]
+           "MedicationEntryRecord", "DischargeRecord", "BillingCodeRecord", "ChargeReviewRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +455,37 @@ class DischargeRecord:
     stay_address: str | None = None
     stay_address_confirmed: bool = False
     rules: list[str] = field(default_factory=list)  # the rule ids the gate applied
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BillingCodeRecord:
+    """A site's administration code (issue 15): billed per encounter or per started hour."""
+
+    site_id: int
+    code: str
+    description: str
+    per: str
+    created_by: int
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeReviewRecord:
+    """A biller's review of one encounter (issue 15): accepted (as computed, or corrected to
+    the mg actually given, with a reason) or reopened; exported once."""
+
+    site_id: int
+    encounter_key: str  # "A<administration id>" or "P<preparation id>"
+    status: str  # accepted / open
+    reviewed_by: int
+    reviewed_at: datetime
+    corrected_mg: str | None = None
+    reason: str | None = None
+    exported_at: datetime | None = None
+    export_batch: str | None = None
+    version: int = 1
     id: int | None = None
 
 

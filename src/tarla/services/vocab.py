@@ -18,6 +18,7 @@ class Role(StrEnum):
     PHYSICIAN = "physician"
     SCHEDULER = "scheduler"
     ADMIN = "admin"
+    BILLING = "billing"  # charge capture, review and export (issue 15)
 
 
 #: label-facts §9: a pharmacist or a physician signs off each label version.

@@ -113,6 +113,10 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
 
     app.include_router(flowsheet.router)
     app.include_router(alerts.router)
+    from tarla.web.pages import charges
+
+    app.include_router(charges.router)
+    app.include_router(charges.api_router)
     api.install(app)
 
     app.add_middleware(SecurityHeaders)
