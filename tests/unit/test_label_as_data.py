@@ -250,3 +250,26 @@ def test_a_label_the_engine_cannot_compute_with_is_refused_naming_the_row(edit, 
         rules_of(label)
     assert err.value.field == field
     assert words in err.value.message
+
+
+def test_the_built_in_rules_are_the_module_rows_read_back_from_the_label_value() -> None:
+    from tarla.label import concomitant, eligibility, labs, monitoring, restart, schedule
+    from tarla.label import toxicity as tox
+
+    r = BUILTIN_RULES
+    assert (r.drug, r.version) == ("tarlatamab", "US-PI-2025-11")
+    assert r.slots == schedule.SLOT_RULES and r.cycle_length == schedule.CYCLE_LENGTH
+    assert r.monitoring_tiers == monitoring.MONITORING_TIERS
+    assert r.extended_monitoring == monitoring.EXTENDED_AFTER_TOXICITY
+    assert r.concomitant_days == concomitant.CONCOMITANT_DAYS
+    assert (r.premedication, r.post_infusion, r.hydration) == (
+        concomitant.PREMEDICATION, concomitant.POST_INFUSION, concomitant.HYDRATION)
+    assert r.lab_requirements == (*labs.LAB_REQUIREMENTS, labs.NO_LABS_C6_D15)
+    assert (r.restart_rows, r.step_gap, r.restart_cycle1_care) == (
+        restart.RESTART_ROWS, restart.RESTART_STEP_UP_GAP, restart.RESTART_CYCLE1_CARE)
+    assert r.eligibility == eligibility.ELIGIBILITY
+    assert dict(r.counselling) == {eligibility.Concern.PREGNANCY: eligibility.EMBRYO_FETAL,
+                                   eligibility.Concern.BREASTFEEDING: eligibility.LACTATION}
+    assert (r.toxicity_rules, r.lab_thresholds, r.hepatic_rules, r.hys_law) == (
+        tox.TOXICITY_RULES, tox.LAB_THRESHOLDS, tox.HEPATIC_LAB_RULES, tox.HYS_LAW)
+    assert (r.step_up_dose, r.full_dose, r.doses) == (1, 10, (1, 10))
