@@ -79,3 +79,21 @@ def as_role(app) -> Callable[[str], TestClient]:  # type: ignore[no-untyped-def]
     yield make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client_for(app) -> Iterator[Callable[[str], TestClient]]:  # type: ignore[no-untyped-def]
+    """A signed-in client for any username (e.g. staff of a second site, who have no role key
+    in ``USERS``)."""
+    clients: list[TestClient] = []
+
+    def make(username: str) -> TestClient:
+        c = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        c.__enter__()
+        clients.append(c)
+        sign_in(c, username)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)

@@ -10,13 +10,13 @@ a course of its own, is added to show the wall.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import NOW, PASSWORD, TODAY, USERS, ZONE, sign_in
+from web_support import NOW, PASSWORD, TODAY, USERS, ZONE
 
 from tarla.label import LABEL_VERSION
 from tarla.services import admin, clinical
@@ -49,22 +49,6 @@ def north(app: Any) -> int:
                                   diagnosis="ES-SCLC", progressed_after_platinum=True,
                                   start_date=TODAY, actor="dr.north",
                                   now=NOW - timedelta(days=2)).course_id
-
-
-@pytest.fixture
-def client_for(app: Any) -> Iterator[Callable[[str], TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        c = TestClient(app, base_url="http://testserver", follow_redirects=False)
-        c.__enter__()
-        clients.append(c)
-        sign_in(c, username)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
 
 
 def move_form(c: TestClient, course: int, **override: str) -> Any:

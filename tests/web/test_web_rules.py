@@ -9,13 +9,12 @@ and T3-SALINE). A second site, NTH, with staff of its own and a C1D1 due today, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import NOW, PASSWORD, TODAY, USERS, ZONE, sign_in
+from web_support import NOW, PASSWORD, TODAY, USERS, ZONE
 
 from tarla.services import admin, clinical
 from tarla.web.auth import hash_password
@@ -44,23 +43,6 @@ def north(app: Any) -> int:
                                   diagnosis="ES-SCLC", progressed_after_platinum=True,
                                   start_date=TODAY, actor="dr.north",
                                   now=NOW - timedelta(days=2)).course_id
-
-
-@pytest.fixture
-def client_for(app: Any) -> Iterator[Callable[[str], TestClient]]:
-    """A signed-in client for any user (the NTH staff have no role key in ``USERS``)."""
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        c = TestClient(app, base_url="http://testserver", follow_redirects=False)
-        c.__enter__()
-        clients.append(c)
-        sign_in(c, username)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
 
 
 def row(html: str, course_id: int) -> str:
