@@ -1,15 +1,15 @@
-"""Decisions kept current (issue 14): placeholder, filled by the speed work.
+"""Anchored audit and access log (issue 13): placeholder.
 
-Revision ID: 0012_decisions
-Revises: 0011_records
+Revision ID: 0012_records
+Revises: 0011_capacity
 """
 from __future__ import annotations
 
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0012_decisions"
-down_revision = "0011_records"
+revision = "0012_records"
+down_revision = "0011_capacity"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
-"""Trustworthy records (issue 13): placeholder, filled by the records work.
+"""Interface credentials (issue 16): placeholder.
 
-Revision ID: 0011_records
-Revises: 0010_capacity
+Revision ID: 0010_interop_tokens
+Revises: 0009_interop_labs
 """
 from __future__ import annotations
 
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0011_records"
-down_revision = "0010_capacity"
+revision = "0010_interop_tokens"
+down_revision = "0009_interop_labs"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
-"""Capacity planning (issue 12): placeholder, filled by the capacity work.
+"""Labs in by interface (issue 16): placeholder.
 
-Revision ID: 0010_capacity
-Revises: 0009_interop
+Revision ID: 0009_interop_labs
+Revises: 0008_billing
 """
 from __future__ import annotations
 
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0010_capacity"
-down_revision = "0009_interop"
+revision = "0009_interop_labs"
+down_revision = "0008_billing"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
-"""Interoperability (issue 16): placeholder, filled by the interop work.
+"""Accounts, sessions and e-signatures (issue 13): placeholder.
 
-Revision ID: 0009_interop
-Revises: 0008_billing
+Revision ID: 0013_accounts
+Revises: 0012_records
 """
 from __future__ import annotations
 
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0009_interop"
-down_revision = "0008_billing"
+revision = "0013_accounts"
+down_revision = "0012_records"
 branch_labels = None
 depends_on = None
 
