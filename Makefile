@@ -38,6 +38,7 @@ bench: install-test
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/capacity.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

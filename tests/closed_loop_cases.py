@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from signing import SIGNED
 from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.label.products import PRODUCTS
@@ -120,7 +121,7 @@ class LoopWorld:
 
     def release(self, p: Patient, now: datetime, reason: str) -> clinical.ReleaseResult:
         return clinical.release_dose(self.uow(), course_id=p.course_id, reason=reason,
-                                     actor=self.s.physician, now=now)
+                                     actor=self.s.physician, now=now, signature=SIGNED)
 
     # ------------------------------------------------------------------ pharmacy
     def start(self, p: Patient, when: datetime, pharmacist: str | None = None) -> int:
@@ -140,7 +141,8 @@ class LoopWorld:
 
     def check(self, pid: int, when: datetime, checker: str | None = None) -> str:
         return pharmacy.check_preparation(self.uow(), preparation_id=pid,
-                                          actor=checker or self.s.pharmacist2, now=when).status
+                                          actor=checker or self.s.pharmacist2, now=when,
+                                          signature=SIGNED).status
 
     def compound(self, pid: int, dose_mg: int, began: datetime, pharmacist: str) -> datetime:
         """Bench steps and clock events after an accepted kit scan: water +4 min, reconstituted
@@ -245,7 +247,8 @@ def act_through_services(act: Act, uow: Callable[[], UnitOfWork]) -> tuple[str, 
                 uow(), course_id=a["course_id"], started_at=a["started_at"], actor=act.actor,
                 now=act.now, dose_mg=a.get("dose_mg"), patient_scan=a.get("patient_scan"),
                 bag_scan=a.get("bag_scan"), preparation_id=a.get("preparation_id"),
-                scan_exception_reason=a.get("reason"), witness=a.get("witness"))
+                scan_exception_reason=a.get("reason"), witness=a.get("witness"),
+                witness_signature=SIGNED)
         elif act.op == "start_preparation":
             r = pharmacy.start_preparation(uow(), course_id=a["course_id"], actor=act.actor,
                                            now=act.now)
@@ -262,7 +265,7 @@ def act_through_services(act: Act, uow: Callable[[], UnitOfWork]) -> tuple[str, 
                                              now=act.now)
         elif act.op == "check":
             r = pharmacy.check_preparation(uow(), preparation_id=a["preparation_id"],
-                                           actor=act.actor, now=act.now)
+                                           actor=act.actor, now=act.now, signature=SIGNED)
         else:
             raise AssertionError(f"unknown attempt {act.op}")
     except Refused as exc:

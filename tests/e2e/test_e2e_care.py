@@ -115,6 +115,7 @@ def test_a_first_dose_from_arrival_to_discharge_with_the_wallet_card(  # type: i
     # discharge now: refused (the 22-24 h are not over, the checklist is empty)
     nurse.goto(f"/bedside/{course}")
     nurse.fill("#f-discharged_at", _wall(clock))
+    nurse.fill("#f-discharge-password", PASSWORD)  # signed in hours ago: the e-signature
     nurse.click("#discharge-button")
     expect(nurse.locator("#discharge")).to_contain_text("Not discharged")
     nurse.locator("#discharge").scroll_into_view_if_needed()
@@ -142,8 +143,9 @@ def test_a_first_dose_from_arrival_to_discharge_with_the_wallet_card(  # type: i
     nurse.fill("#f-stay_address", "12 Example Street, Hoboken NJ")
     nurse.check("#discharge input[name=stay_address_confirmed]")
     nurse.check("#discharge input[name=reproductive_potential][value=no]")
-    nurse.click("#discharge-button")
+    nurse.click("#discharge-button")  # signed in moments ago: that sign-in signs
     expect(nurse.locator("#discharge")).to_contain_text("Discharged")
+    expect(nurse.locator("#discharge")).to_contain_text("meaning: discharged")
     nurse.locator("#discharge").scroll_into_view_if_needed()
     nurse.screenshot(path=str(shots / "57-discharged.png"), full_page=True)
     card = nurse.request.get(str(nurse.locator("#wallet-card").get_attribute("href")))

@@ -119,8 +119,10 @@ def test_the_closed_loop_from_the_bench_to_the_bedside(new_page, shots) -> None:
     other = new_page()
     sign_in(other, "rph.berg")
     other.goto(url)
-    other.click("button:has-text('Record independent check')")
+    other.fill("#f-check-password", PASSWORD)  # the e-signature: "checked"
+    other.click("button:has-text('Sign the independent check')")
     expect(other.locator("text=Checked by Lars Berg").first).to_be_visible()
+    expect(other.locator("text=meaning: checked").first).to_be_visible()
     other.screenshot(path=str(shots / "14-preparation-checked.png"), full_page=True)
     _wait_for_the_next_minute()
     # --- the bedside: another patient's wristband is a hard stop, nothing is charted

@@ -12,6 +12,7 @@ import pytest
 from records_helpers import PANEL, T0, World, audit_count, bag, chart, enrol, give, patient_of
 from sqlalchemy import text
 
+from signing import SIGNED
 from tarla.cli import main
 from tarla.domain.errors import InvalidInput
 from tarla.services import bench, clinical, label, pharmacy
@@ -114,7 +115,7 @@ USE_CASES: dict[str, tuple[Arrange, Case]] = {
         source="Mercy Hospital infusion record", now=T0 + timedelta(hours=3))),
     "release_dose": (_nothing, lambda w, ctx: clinical.release_dose(
         w.app.uow(), course_id=ctx["course"], reason="point-of-care CBC reviewed",
-        actor=w.physician, now=T0)),
+        actor=w.physician, now=T0, signature=SIGNED)),
     "resolve_adverse_event (nurse's proposal)": (_crs, lambda w, ctx: w.loop.resolve(
         ctx["event"], T0 + timedelta(days=2), w.nurse)),
     "resolve_adverse_event (physician)": (_crs, lambda w, ctx: w.loop.resolve(
@@ -131,7 +132,7 @@ USE_CASES: dict[str, tuple[Arrange, Case]] = {
         at=T0 + timedelta(minutes=5), actor=w.pharmacist, now=T0 + timedelta(minutes=5))),
     "check_preparation": (_compounded, lambda w, ctx: pharmacy.check_preparation(
         w.app.uow(), preparation_id=ctx["prep"], actor=w.pharmacist2,
-        now=T0 + timedelta(minutes=30))),
+        now=T0 + timedelta(minutes=30), signature=SIGNED)),
     "sign_off_label": (_nothing, lambda w, ctx: label.sign_off_label(
         w.app.uow(), site_code=w.site, rule_ids=["T1-C1D1", "T1-C1D8"], actor=w.pharmacist,
         now=T0, comments="checked against the PI", **SIGNATURE)),
@@ -183,15 +184,16 @@ FAILING: dict[str, tuple[Case, type[Exception]]] = {
     "duplicate MRN": (lambda w, ctx: enrol(w, "MRN1"), AlreadyRecorded),
     "preparer checks own bag": (lambda w, ctx: pharmacy.check_preparation(
         w.app.uow(), preparation_id=ctx["unchecked"], actor=w.pharmacist,
-        now=T0 + timedelta(minutes=30)), Refused),
+        now=T0 + timedelta(minutes=30), signature=SIGNED), Refused),
     "a dose before it is due": (lambda w, ctx: chart(w, ctx["course"], 3, ctx["given"]),
                                 Refused),
     # an id no column can hold is refused (422), never a driver error (500)
     "an id past 64 bits": (lambda w, ctx: pharmacy.check_preparation(
-        w.app.uow(), preparation_id=2**63, actor=w.pharmacist2, now=T0), InvalidInput),
+        w.app.uow(), preparation_id=2**63, actor=w.pharmacist2, now=T0,
+        signature=SIGNED), InvalidInput),
     "a release with nothing to release": (lambda w, ctx: clinical.release_dose(
         w.app.uow(), course_id=ctx["other_course"], reason="nothing is held here",
-        actor=w.physician, now=T0), InvalidInput),
+        actor=w.physician, now=T0, signature=SIGNED), InvalidInput),
 }
 
 

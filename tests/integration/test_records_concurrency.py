@@ -11,6 +11,7 @@ from records_helpers import T0, World, audit_count, bag, chart, enrol, give, pat
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from signing import SIGNED
 from tarla.services import admin, bench, clinical, pharmacy
 from tarla.services.audit import verify_chain
 from tarla.services.demo import kit_scan
@@ -148,7 +149,8 @@ def test_ten_concurrent_checks_of_one_bag_let_exactly_one_through(world: World) 
         barrier.wait()
         try:
             results[name] = pharmacy.check_preparation(
-                world.app.uow(), preparation_id=pid, actor=name, now=T0 + timedelta(minutes=30))
+                world.app.uow(), preparation_id=pid, actor=name, now=T0 + timedelta(minutes=30),
+                signature=SIGNED)
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             results[name] = exc
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from closed_loop_cases import LoopWorld, Staff, at, open_site
+from signing import SIGNED
 from tarla.domain.care import care_for
 from tarla.domain.discharge import DischargeFacts, discharge_from, may_discharge
 from tarla.domain.errors import InvalidInput
@@ -170,15 +171,15 @@ def test_the_dose_is_refused_until_dexamethasone_is_charted_then_discharge_compl
                  stay_address_confirmed=True, reproductive_potential=False)
     with pytest.raises(Refused) as early:
         care.discharge(w.uow(), course_id=p.course_id, discharged_at=at(0, "18:00"),
-                       actor="rn", now=at(0, "18:05"), **facts)  # type: ignore[arg-type]
+                       actor="rn", now=at(0, "18:05"), signature=SIGNED, **facts)  # type: ignore[arg-type]
     assert early.value.rules == ("DISCHARGE-MONITORING",)
     with pytest.raises(InvalidInput, match="before the infusion started"):
         care.discharge(w.uow(), course_id=p.course_id, discharged_at=at(1, "08:00"),
-                       actor="rn", now=at(1, "08:05"),
+                       actor="rn", now=at(1, "08:05"), signature=SIGNED,
                        **{**facts, "patient_counselled_at": at(0, "08:00")})  # type: ignore[arg-type]
     assert len(store.audit) == entries and not store.tables["discharges"].rows
     r = care.discharge(w.uow(), course_id=p.course_id, discharged_at=at(1, "07:00"),
-                       actor="rn", now=at(1, "07:05"), **facts)  # type: ignore[arg-type]
+                       actor="rn", now=at(1, "07:05"), signature=SIGNED, **facts)  # type: ignore[arg-type]
     assert (r.slot, r.passport_url) == ("C1D1", f"/patients/{p.patient_id}/passport.pdf")
     assert store.tables["patients"].rows[p.patient_id].reproductive_potential is False
     board = care.care_board(w.uow(), course_ids=[p.course_id], now=at(1, "07:10"),

@@ -20,6 +20,7 @@ from closed_loop_cases import (
     at,
     open_site,
 )
+from signing import SIGNED
 from tarla.services import clinical, pharmacy
 from tarla.services.fakes import FakeStore, FakeUnitOfWork
 
@@ -106,7 +107,7 @@ def test_a_second_release_naming_both_holds_lets_the_bag_be_hung() -> None:
     act = row("crs-release-does-not-cover-a-new-anc-hold").arrange(w)
     course_id = act.args["course_id"]
     again = clinical.release_dose(w.uow(), course_id=course_id, actor=STAFF.physician,
-                                  now=at(7, "08:40"), reason="ANC 0.4 reviewed: benefit "
+                                  now=at(7, "08:40"), signature=SIGNED, reason="ANC 0.4 reviewed: benefit "
                                   "outweighs the risk, G-CSF started")
     assert (again.slot, again.covers_rules, again.covers_labs) == (
         "C1D8", ("T5-CRS-G2", "T7-NEUT"), ())

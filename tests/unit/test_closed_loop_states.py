@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from signing import SIGNED
 from tarla.domain import course as core
 from tarla.domain.bench import INSPECTION_QUESTIONS, steps_for
 from tarla.domain.clock import ClockEvent, ClockStatus, EventKind, evaluate_clock
@@ -269,7 +270,7 @@ class ClosedLoop(RuleBasedStateMachine):
             kwargs.update(preparation_id=pid, patient_scan=None,
                           scan_exception_reason="too short" if label == "exception-short"
                           else REASON, witness=nurse if label == "exception-self" else
-                          next(n for n in NURSES if n != nurse))
+                          next(n for n in NURSES if n != nurse), witness_signature=SIGNED)
         end = None
         if ended is not None and started + timedelta(minutes=ended) <= self.now:
             end = started + timedelta(minutes=ended)

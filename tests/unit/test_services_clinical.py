@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from closed_loop_cases import LoopWorld, Patient, Staff, at
+from signing import SIGNED
 from tarla.domain.errors import InvalidInput
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.services import admin, clinical, pharmacy, queries
@@ -180,7 +181,7 @@ def test_a_documented_scan_exception_charts_the_chosen_bag_with_its_witness(stor
         uow(store), course_id=p.course_id, started_at=at(0, "09:00"), actor="rn",
         now=at(0, "09:05"), preparation_id=pid,
         scan_exception_reason="  wristband printer down; identity confirmed verbally ",
-        witness="rn2")
+        witness="rn2", witness_signature=SIGNED)
     (record,) = store.tables["administrations"].rows.values()
     assert (r.slot, r.dose_mg, r.preparation_id) == ("C1D1", 1, pid)
     assert (record.scan_exception_reason, record.witness_id, record.patient_scan,
@@ -265,10 +266,10 @@ def test_a_physician_releases_todays_held_dose_naming_exactly_its_hold(store: Fa
     w.labs(p, at(7, "07:00"))
     with pytest.raises(Forbidden, match="needs the physician role"):
         clinical.release_dose(uow(store), course_id=p.course_id, reason="x" * 20, actor="rn",
-                              now=at(7, "07:30"))
+                              now=at(7, "07:30"), signature=SIGNED)
     with pytest.raises(InvalidInput, match="10 characters or more"):
         clinical.release_dose(uow(store), course_id=p.course_id, reason="  ok  ", actor="dr",
-                              now=at(7, "07:30"))
+                              now=at(7, "07:30"), signature=SIGNED)
     assert count(store, "releases") == 0
     r = w.release(p, at(7, "07:30"), "  CRS settled; benefit outweighs the risk  ")
     assert (r.slot, r.for_date, r.covers_rules, r.covers_labs) == (
@@ -470,14 +471,14 @@ def test_the_preparer_cannot_check_their_own_bag_and_stale_versions_conflict(sto
     entries = len(store.audit)
     with pytest.raises(Refused) as refused:
         pharmacy.check_preparation(uow(store), preparation_id=pid, actor="rph1",
-                                   now=at(0, "08:10"))
+                                   now=at(0, "08:10"), signature=SIGNED)
     assert refused.value.rules == ("GATE-CHECK-FOUR-EYES",)
     assert refused.value.message == ("the independent check must be done by a pharmacist who "
                                      "neither started nor compounded this bag "
                                      "[GATE-CHECK-FOUR-EYES]")
     assert len(store.audit) == entries
     checked = pharmacy.check_preparation(uow(store), preparation_id=pid, actor="rph2",
-                                         now=at(0, "08:10"))
+                                         now=at(0, "08:10"), signature=SIGNED)
     assert checked.status == "checked" and [e["event"] for e in checked.events] == [
         "reconstituted", "bag_prepared"]
 

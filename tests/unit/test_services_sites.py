@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from closed_loop_cases import REASON, LoopWorld, Patient, Staff, at, open_site
+from signing import SIGNED
 from tarla.domain.identification import label_barcode, wristband_barcode
 from tarla.label import all_rules
 from tarla.label.products import PRODUCTS
@@ -228,7 +229,7 @@ def test_only_the_sites_own_physician_releases_its_held_dose(two: Two) -> None:
 
     def release(who: str, course_id: int) -> clinical.ReleaseResult:
         return clinical.release_dose(two.uow(), course_id=course_id, reason=reason, actor=who,
-                                     now=at(7, "07:30"))
+                                     now=at(7, "07:30"), signature=SIGNED)
 
     behind_the_wall(two, lambda: release(A.physician, p.course_id),
                     lambda: release(A.physician, MISSING))
@@ -312,7 +313,7 @@ def test_the_independent_check_is_done_only_by_a_pharmacist_of_the_bags_site(two
 
     def check(who: str, prep: int) -> pharmacy.PreparationResult:
         return pharmacy.check_preparation(two.uow(), preparation_id=prep, actor=who,
-                                          now=at(0, "08:20"))
+                                          now=at(0, "08:20"), signature=SIGNED)
 
     behind_the_wall(two, lambda: check(A.pharmacist2, pid),
                     lambda: check(A.pharmacist2, MISSING))

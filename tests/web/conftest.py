@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from two_databases import backend_app, web_pg_server, web_pg_template  # noqa: F401
 from web_support import NOW, PASSWORD, SITE, STAFF, TODAY, USERS, ZONE, Clock, sign_in  # noqa: F401
 from world import World, build_world
 

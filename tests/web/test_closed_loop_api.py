@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from web_support import Clock, sign_in
+from web_support import PASSWORD, Clock, sign_in
 
 from closed_loop_cases import EXISTING, TABLE, Act, LoopWorld, Staff, Unsafe, at
 from tarla.domain.identification import label_barcode, wristband_barcode
@@ -48,7 +48,8 @@ def request_of(act: Act) -> tuple[str, dict[str, Any]]:
             if a.get(name) is not None:
                 body[name] = a[name]
         if a.get("reason") is not None or a.get("witness") is not None:
-            body["scan_exception"] = {"reason": a.get("reason"), "witness": a.get("witness")}
+            body["scan_exception"] = {"reason": a.get("reason"), "witness": a.get("witness"),
+                                      "witness_password": PASSWORD}  # the witness signs
         return f"/api/v1/courses/{a['course_id']}/administrations", body
     if act.op == "start_preparation":
         return "/api/v1/preparations", {"course_id": a["course_id"]}

@@ -157,7 +157,8 @@ def _chart(a: Mapping[str, Any]) -> Post:
               "bag_scan": a.get("bag_scan") or "",
               "preparation_id": str(a.get("preparation_id") or ""),
               "scan_exception.reason": a.get("reason") or "",
-              "scan_exception.witness": a.get("witness") or ""}
+              "scan_exception.witness": a.get("witness") or "",
+              "scan_exception.witness_password": PASSWORD}  # the witness signs
     if a.get("dose_mg") is not None:  # the dose the form says it showed (a cross-check)
         fields["dose_mg_shown"] = str(a["dose_mg"])
     return Post(bedside, f"{bedside}/administration", fields)

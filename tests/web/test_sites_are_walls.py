@@ -100,10 +100,54 @@ def _north(uow: Callable[[], Any]) -> dict[str, Any]:
             "nolabs": w.courses["nolabs"], "script": w.courses["script"],
             "prepared": prepared, "ready": ready, "running": running, "event": event,
             "saline": saline.id, "billing_code": code.id,
-            **_north_alerts(uow),
+            **_north_alerts(uow), **_north_labs_in(uow), **_north_capacity(uow),
+            **_north_interfaces(uow),
             "site": NORTH, "user": "rn2.north", "mrn": mrn["stepup"],
             "wall": NOW.astimezone(NORTH_ZONE).strftime("%Y-%m-%dT%H:%M"),
             "iso": NOW.isoformat(), "kit": kit_scan(10, "NK-STOCK")}
+
+
+def _north_labs_in(uow: Callable[[], Any]) -> dict[str, Any]:
+    """A laboratory message for an MRN NORTH does not have (an item of its work queue) and a
+    LOINC row of NORTH's own (issue 16)."""
+    from tarla.services import labs_in
+
+    raw = (Path(__file__).resolve().parents[1] / "data" / "hl7" /
+           "oru_unmatched_mrn.hl7").read_text(encoding="utf-8")
+    at = datetime.combine(TODAY, time(7, 0), NORTH_ZONE)
+    ack = labs_in.receive_hl7(uow(), site_code=NORTH, raw=raw, received_at=at)
+    labs_in.set_loinc(uow(), site_code=NORTH, loinc="26499-4", test="ANC", actor="rph.north",
+                      now=at)
+    return {"queue_item": ack.queue_item_id, "loinc": "26499-4"}
+
+
+def _north_interfaces(uow: Callable[[], Any]) -> dict[str, int]:
+    """An interface token of NORTH's (issue 16)."""
+    from tarla.services import interfaces
+
+    made = interfaces.create_token(uow(), actor="admin.north", site_code=NORTH, name="ehr",
+                                   scopes=["read"], now=NOW)
+    return {"interface_token": made.record.id}
+
+
+def _north_capacity(uow: Callable[[], Any]) -> dict[str, int]:
+    """NORTH's centre (the demo's chairs, beds, hours, shifts), an accepted plan for the week
+    and one of its appointments (issue 12)."""
+    from tarla.domain.capacity import first_come_first_served
+    from tarla.services import capacity
+    from tarla.services.capacity_demo import load_demo_centre
+
+    class Baseline:
+        def solve(self, model: Any, **_: Any) -> Any:
+            return first_come_first_served(model)
+
+    at = datetime.combine(TODAY, time(6, 0), NORTH_ZONE)
+    load_demo_centre(uow, site_code=NORTH, actor="admin.north", now=at)
+    plan = capacity.propose(uow(), site_code=NORTH, start=TODAY + timedelta(days=1), days=7,
+                            actor="sched.north", now=at, solver=Baseline())
+    capacity.accept(uow(), plan_id=plan.plan.id, actor="sched.north", now=at)
+    booked = next(r.proposed for r in plan.rows if r.proposed is not None)
+    return {"plan": plan.plan.id, "appointment": booked.record.id}
 
 
 def _north_alerts(uow: Callable[[], Any]) -> dict[str, int]:
@@ -411,12 +455,47 @@ CASES: tuple[Case, ...] = (
                          "per": "hour"}),
     Case("POST", "/charges/codes/{code_id}/remove", "billing", _ok(303),
          {"code_id": "billing_code"}, form=lambda i: {}),
+    # labs in by interface (issue 16): NORTH's work-queue item and its own LOINC row
+    Case("POST", "/labs/queue/{item_id}/apply", "nurse", _ok(422), {"item_id": "queue_item"},
+         form=lambda i: {}),
+    Case("POST", "/labs/queue/{item_id}/dismiss", "nurse", _ok(303),
+         {"item_id": "queue_item"}, form=lambda i: {"reason": "not a patient of ours"}),
+    Case("POST", "/labs/loinc/{code}/reset", "pharmacist", _ok(303), {"code": "loinc"},
+         form=lambda i: {}),
+    # capacity (issue 12): the scheduler's boards, plans and bookings of the site
+    Case("GET", "/schedule", "scheduler", _ok(200), query=SITE_Q),
+    Case("GET", "/schedule/week", "scheduler", _ok(200), query=SITE_Q),
+    Case("GET", "/schedule/day.pdf", "scheduler", _ok(200), query=SITE_Q),
+    Case("POST", "/schedule/plans", "scheduler", _ok(303),
+         form=lambda i: {"site": i["site"], "from": TODAY.isoformat(), "days": "2"}),
+    Case("GET", "/schedule/plans/{plan_id}", "scheduler", _ok(200), {"plan_id": "plan"}),
+    Case("POST", "/schedule/plans/{plan_id}/accept", "scheduler", _ok(409),
+         {"plan_id": "plan"}, form=lambda i: {}),  # accepted already
+    Case("POST", "/schedule/appointments/{appointment_id}/move", "scheduler", _ok(409),
+         {"appointment_id": "appointment"}, form=lambda i: {"start": i["wall"]}),
+    Case("POST", "/schedule/appointments/{appointment_id}/cancel", "scheduler", _ok(303),
+         {"appointment_id": "appointment"}, form=lambda i: {"reason": "patient moved away"}),
+    Case("GET", "/api/v1/appointments", "scheduler", _ok(200),
+         query=lambda i: {"site": i["site"], "from": TODAY.isoformat(),
+                          "to": (TODAY + timedelta(days=7)).isoformat()}),
+    Case("POST", "/api/v1/plans", "scheduler", _ok(201),
+         body=lambda i: {"site": i["site"], "from": TODAY.isoformat(), "days": 2}),
+    Case("GET", "/api/v1/plans/{plan_id}", "scheduler", _ok(200), {"plan_id": "plan"}),
+    Case("POST", "/api/v1/plans/{plan_id}/accept", "scheduler", _ok(409), {"plan_id": "plan"}),
+    Case("POST", "/api/v1/appointments/{appointment_id}/move", "scheduler", _ok(409),
+         {"appointment_id": "appointment"}, body=lambda i: {"start": i["iso"]}),
     # the site's users
     Case("POST", "/admin/users", "admin", _ok(303),
          form=lambda i: {"site": i["site"], "username": "rn3.north", "display_name": "RN 3",
                          "roles": "nurse", "password": "a long enough password"}),
-    Case("POST", "/admin/users/{username}/password", "admin", _ok(303), {"username": "user"},
-         form=lambda i: {"password": "another long password"}),
+    # (issue 13: no administrator sets a password; a one-time one is shown once, 200)
+    Case("POST", "/admin/users/{username}/reset", "admin", _ok(200), {"username": "user"}),
+    Case("POST", "/admin/users/{username}/active", "admin", _ok(303), {"username": "user"},
+         form=lambda i: {"active": "0"}),
+    Case("POST", "/admin/users/{username}/unlock", "admin", _ok(303), {"username": "user"}),
+    # the site's interface tokens (issue 16)
+    Case("POST", "/admin/interfaces/{token_id}/revoke", "admin", _ok(303),
+         {"token_id": "interface_token"}, form=lambda i: {}),
 )
 
 #: routes that take no record id and no site code, and why
@@ -442,9 +521,27 @@ NO_RECORD: dict[tuple[str, str], str] = {
     ("GET", "/patients/new"): "the enrolment form of the user's own site (takes no code)",
     ("POST", "/patients/new"): "enrols at the user's own site (takes no code)",
     ("GET", "/admin/users"): "the administrator's own site's users (tested below)",
+    ("GET", "/account/password"): "the user's own password (takes no code)",
+    ("POST", "/account/password"): "changes the user's own password (takes no code)",
+    ("GET", "/admin/access"): "the administrator's own site's access log (takes no code; "
+                              "tests/web/test_web_access_log.py)",
+    ("GET", "/api/v1/access"): "the administrator's own site's access log (takes no code; "
+                               "tests/web/test_web_access_log.py)",
+    ("GET", "/admin/capacity"): "the administrator's own site's resources (takes no code)",
+    ("POST", "/admin/capacity/resources"): "sets the user's own site's resources (no code)",
+    ("POST", "/admin/capacity/hours"): "sets the user's own site's hours (takes no code)",
+    ("POST", "/admin/capacity/shifts"): "sets the user's own site's shifts (takes no code)",
     ("GET", "/alerts"): "the user's own site's alerts (takes no code)",
     ("GET", "/order-sets"): "the user's own site's order sets (takes no code)",
     ("POST", "/order-sets"): "writes a version at the user's own site (takes no code)",
+    ("GET", "/labs/queue"): "the user's own site's work queue (takes no code)",
+    ("GET", "/labs/loinc"): "the user's own site's LOINC table (takes no code)",
+    ("POST", "/labs/loinc"): "writes a row of the user's own site (takes no code)",
+    ("GET", "/admin/interfaces"): "the administrator's own site's interface tokens",
+    ("POST", "/admin/interfaces"): "creates a token at the administrator's own site (another "
+                                   "site's code is 404: tests/web/test_web_interfaces.py)",
+    ("GET", "/fhir/r4/metadata"): "the FHIR CapabilityStatement, no credentials (issue 16)",
+    ("GET", "/cds-services"): "the CDS Hooks discovery document, no credentials (issue 16)",
 }
 
 
@@ -454,6 +551,14 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/passport/{token}"): "the wallet card's phone page, for any emergency department "
                                   "(tests/web/test_web_passport.py; below)",
 }
+#: the interface endpoints (issue 16) take no sign-in either: an interface token of one site
+#: is the grant, and it reads that site's records only (another site's patient is 404 as a
+#: missing one): tests/web/test_web_interfaces.py, test_web_fhir.py, test_web_cds_hooks.py
+PUBLIC.update({key: "interface token of one site (issue 16)" for key in [
+    ("GET", "/fhir/r4/Patient"), ("GET", "/fhir/r4/Patient/{patient_id}/$everything"),
+    ("GET", "/fhir/r4/{kind}"), ("GET", "/fhir/r4/{kind}/{rid}"),
+    ("POST", "/fhir/r4/Observation"), ("POST", "/cds-services/{service_id}"),
+    *((m, "/fhir/r4/{rest:path}") for m in ("GET", "POST", "PUT", "PATCH", "DELETE"))]})
 
 
 def _routes() -> set[tuple[str, str]]:
@@ -566,8 +671,7 @@ def test_an_administrator_sees_and_changes_only_their_own_sites_users(
     page = demo_admin.get("/admin/users").text
     assert "rn.alvarez" in page and "rn.north" not in page and "admin.north" not in page
     before = _records(walled_app)
-    assert demo_admin.post("/admin/users/rn.north/password",
-                           data={"password": "a long new password"}).status_code == 404
+    assert demo_admin.post("/admin/users/rn.north/reset").status_code == 404
     assert _records(walled_app) == before
     north_admin = signed_in(NORTH_USERS["admin"])
     page = north_admin.get("/admin/users").text

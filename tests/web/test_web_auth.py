@@ -161,7 +161,9 @@ def test_no_route_answers_without_sign_in_but_sign_in_healthz_and_static(client)
 
     # /passport/{token}: the wallet card's phone page, opened by an emergency department
     # from the QR code; its signed, expiring token is the key (tests/web/test_web_passport.py)
-    public = {"/sign-in", "/healthz", "/api/v1/session", "/passport/{token}"}
+    public = {"/sign-in", "/healthz", "/api/v1/session", "/passport/{token}",
+              # issue 16: what FHIR and CDS Hooks clients read before they authenticate
+              "/fhir/r4/metadata", "/cds-services"}
     assert client.get("/passport/not-a-token").status_code == 404
     checked = 0
     for ctx in iter_route_contexts(client.app.routes):

@@ -287,6 +287,10 @@ def test_a_scan_exception_needs_a_reason_and_a_second_nurse(as_role, world) -> N
     assert '<details id="scan-exception" open>' in r.text
     assert len(administrations(nurse, course)) == 1
     r = chart(nurse, course, **{**form, "scan_exception.witness": "rn.chen"})
+    assert r.status_code == 422 and "re-enter the password of rn.chen" in r.text  # unsigned
+    assert len(administrations(nurse, course)) == 1
+    r = chart(nurse, course, **{**form, "scan_exception.witness": "rn.chen",
+                                "scan_exception.witness_password": PASSWORD})
     assert r.status_code == 200, r.text[-2000:]
     assert f"C1D8 10 mg charted as given from bag PREP-{pid}" in r.text
     given = administrations(nurse, course)[-1]

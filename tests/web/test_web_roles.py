@@ -17,7 +17,12 @@ from tarla.web.app import create_app
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: writes that need a session but no particular role
 NO_ROLE_NEEDED = {("POST", "/sign-in"), ("POST", "/api/v1/session"),
-                  ("DELETE", "/api/v1/session"), ("POST", "/sign-out")}
+                  ("DELETE", "/api/v1/session"), ("POST", "/sign-out"),
+                  ("POST", "/account/password")}  # one's own password, whatever the role
+#: interface endpoints (issue 16): an interface token and its scope, never a user's role
+#: (tests/web/test_web_interfaces.py, test_web_fhir.py, test_web_cds_hooks.py)
+NO_ROLE_NEEDED |= {("POST", "/cds-services/{service_id}"), ("POST", "/fhir/r4/Observation"),
+                   *((m, "/fhir/r4/{rest:path}") for m in ("POST", "PUT", "PATCH", "DELETE"))}
 #: POST routes that compute and store nothing (any signed-in role may call them)
 PURE = {"/api/v1/evaluate", "/api/v1/schedule", "/api/v1/grade/crs", "/api/v1/grade/icans",
         "/api/v1/grade/lab", "/api/v1/prepare", "/api/v1/clock", "/api/v1/scan"}

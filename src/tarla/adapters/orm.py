@@ -55,7 +55,7 @@ __all__ = ["Base", "UtcDateTime", "as_utc", "RAW_TIMESTAMP", "UtcMemo", "Site", 
            "LabelSignoffRule", "SiteLabelVersion", "TreatmentCourse", "Administration",
            "Assessment", "AdverseEvent", "LabResult", "Preparation", "PreparationEventRow",
            "PreparationScan", "PreparationStep", "DoseRelease", "Vial", "VialExcursion",
-           "AuditEntry", "AuditHead", "VitalSigns", "Alert", "OrderSet",
+           "AuditEntry", "AuditHead", "AuditBaseline", "VitalSigns", "Alert", "OrderSet",
            "MedicationAdministration", "Discharge",
            "GENESIS_HASH", "UNIQUE_MESSAGES", "CHECK_MESSAGES"]
 
@@ -721,6 +721,20 @@ class AuditEntry(Base):
     after: Mapped[Any | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # migration 0012 (issue 13): the rows the entry anchors, and whose record it is about
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    rows: Mapped[Any | None] = mapped_column(JSON)
+    site_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class AuditBaseline(Base):
+    """Per clinical table, the highest id when anchoring began (migration 0012): rows up to
+    it may have no anchored state (written before), rows above it must have one."""
+
+    __tablename__ = "audit_baseline"
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    max_id: Mapped[int] = mapped_column(Integer)
 
 
 class AuditHead(Base):
@@ -776,3 +790,15 @@ CHECK_MESSAGES: dict[str, tuple[str, str, str]] = {
         "Forbidden", "checked_by", "the second check must be done by someone other than the "
                                    "preparer"),
 }
+
+# Interface credentials (issue 16) live in their own module on this Base.
+from tarla.adapters import interface_tokens as _interface_tokens  # noqa: E402, F401
+
+# Capacity planning's tables (issue 12) live in their own module on this Base.
+from tarla.adapters import orm_capacity as _orm_capacity  # noqa: E402, F401
+
+# Labs in by interface (issue 16): messages, work queue, site LOINC rows.
+from tarla.adapters import orm_labs_in as _orm_labs_in  # noqa: E402, F401
+
+# E-signatures (issue 13): who signed which record, meaning what, bound to its content hash.
+from tarla.adapters import orm_signatures as _orm_signatures  # noqa: E402, F401

@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from tarla.adapters import orm
+from tarla.adapters.audit_store import SqlAnchoredAudit
+from tarla.adapters.capacity_repo import SqlCapacity
 from tarla.adapters.db import WRITE_OPTION
+from tarla.adapters.interface_tokens import SqlInterfaceTokens
+from tarla.adapters.labs_in_repo import SqlLabsIn
 from tarla.adapters.repositories import (
     SqlAdministrations,
-    SqlAudit,
     SqlCare,
     SqlCharges,
     SqlCourses,
@@ -170,10 +173,16 @@ class SqlAlchemyUnitOfWork:
                           ("events", SqlEvents), ("labs", SqlLabs),
                           ("preparations", SqlPreparations), ("inventory", SqlInventory),
                           ("releases", SqlReleases),
-                          ("label", SqlLabel), ("audit", SqlAudit), ("worklist", SqlWorklist),
+                          ("label", SqlLabel), ("audit", SqlAnchoredAudit), ("worklist", SqlWorklist),
                           ("monitoring", SqlMonitoring), ("order_sets", SqlOrderSets),
                           ("care", SqlCare), ("charges", SqlCharges)):
             setattr(self, name, _Translating(cls(session)))
+        self.capacity = _Translating(SqlCapacity(session))  # type: ignore[assignment]
+        self.interface_tokens = _Translating(SqlInterfaceTokens(session))  # issue 16
+        self.labs_in = _Translating(SqlLabsIn(session))  # type: ignore[assignment]
+        from tarla.adapters.signatures_repo import SqlSignatures  # issue 13: e-signatures
+
+        self.signatures = _Translating(SqlSignatures(session))  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:

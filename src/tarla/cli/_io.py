@@ -10,10 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pydantic import ValidationError
-
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
-from tarla.schemas import field_error_from_validation
 
 __all__ = ["ArgumentParser", "add_io_arguments", "read_json_input", "run", "emit", "UsageFailure"]
 
@@ -76,6 +73,12 @@ def _fail(field: str, message: str, as_json: bool) -> NoReturn:
 
 def run(args: argparse.Namespace) -> int:
     """Run the handler a subcommand set with ``set_defaults(handler=...)``; map errors once."""
+    # Imported here, not at module level: ``tarla --help`` needs neither (start-up time);
+    # every command's own module has imported pydantic by the time it runs.
+    from pydantic import ValidationError
+
+    from tarla.schemas import field_error_from_validation
+
     as_json = bool(getattr(args, "json", False))
     try:
         code: int = args.handler(args)

@@ -3,6 +3,7 @@
     tarla db upgrade [--revision REV]
     tarla demo-data --patients N [--seed S] [--today YYYY-MM-DD] [--site CODE] [--timezone TZ]
     tarla audit verify [--json]          exit 0 intact, 1 tampered
+    tarla audit checkpoint | access      see tarla.cli.audit
     tarla worklist [--date D] [--site S] [--json]
 
 The database is ``TARLA_DATABASE_URL`` (default ``sqlite:///var/tarla.sqlite3``).
@@ -120,19 +121,9 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 @_refusals
 def _audit_verify(args: argparse.Namespace) -> int:
-    from tarla.services.audit import verify_chain
+    from tarla.cli import audit  # chain + rows + signed checkpoints (issue 13)
 
-    app = _app()
-    try:
-        report = verify_chain(app.uow())
-    finally:
-        app.close()
-    result = {"intact": report.intact, "entries": report.entries, "problem": report.problem,
-              "entry_id": report.entry_id}
-    _io.emit(result, args.json, lambda r: (
-        f"audit chain intact: {r['entries']} entries" if r["intact"]
-        else f"audit chain TAMPERED: {r['problem']}"))
-    return 0 if report.intact else EXIT_REFUSED
+    return audit.verify(args)
 
 
 @_refusals
@@ -204,6 +195,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ver = aud_sub.add_parser("verify", help="walk the chain; exit 1 at the first tampered entry")
     _io.add_io_arguments(ver, with_input=False)
     ver.set_defaults(handler=_audit_verify)
+    from tarla.cli import audit as audit_cli
+
+    audit_cli.register(aud_sub)
 
     wl = sub.add_parser("worklist", help="doses due at a site on a day, with each decision")
     wl.add_argument("--date", type=_date, default=None, help="YYYY-MM-DD (default: today)")

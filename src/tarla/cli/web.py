@@ -1,12 +1,14 @@
 """CLI commands of the web app: ``tarla serve`` and ``tarla demo-users``.
 
     tarla serve [--host 127.0.0.1] [--port 8000] [--workers N] [--migrate]
-    tarla demo-users [--site CODE] [--password PW] [--json]
+    tarla demo-users [--site CODE] [--password PW] [--only-new] [--json]
 
 ``serve`` runs uvicorn on ``tarla.web.app:create_app`` (an app factory: each worker builds its
 own app through the bootstrap). The database is ``TARLA_DATABASE_URL``; web options are read
-from the environment (see :mod:`tarla.web.config`). ``demo-users`` gives a password to one
-user per role (reusing the users ``tarla demo-data`` created) and prints them once.
+from the environment (see :mod:`tarla.web.config`); forwarded headers are believed only from
+``TARLA_TRUSTED_PROXIES``. ``demo-users`` gives a password to one user per role (reusing the
+users ``tarla demo-data`` created) and prints them once; it refuses (exit 2) a database that
+holds no demo site or any user who is not a demo user.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     demo.add_argument("--site", help="site code for users created here (default: none)")
     demo.add_argument("--password", help="use this password for all of them (demo only; "
                                          "default: a random one each)")
+    demo.add_argument("--only-new", action="store_true",
+                      help="leave users who already have a password alone (and do not print "
+                           "them): only users without one get a password (make run)")
     demo.add_argument("--json", action="store_true", help="print machine-readable JSON")
     demo.set_defaults(handler=_demo_users)
 
@@ -60,25 +65,42 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             app.close()
     uvicorn.run("tarla.web.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1")
+                workers=args.workers, log_level=args.log_level, **proxy_options())
     return 0
+
+
+def proxy_options(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """uvicorn's forwarded-header settings: none believed unless ``TARLA_TRUSTED_PROXIES``
+    names the proxies (then X-Forwarded-For/-Proto from those addresses only)."""
+    from tarla.web.config import trusted_proxies
+
+    proxies = trusted_proxies(environ)
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(proxies)}
 
 
 def _demo_users(args: argparse.Namespace) -> int:
     from tarla.bootstrap import bootstrap
-    from tarla.web.accounts import ensure_demo_users
+    from tarla.web.accounts import demo_database, ensure_demo_users
 
     app = bootstrap()
     try:
+        refused = demo_database(app.uow)
+        if refused is not None:
+            raise _io.UsageFailure("database", refused)
         users = ensure_demo_users(app.uow, now=datetime.now(UTC), site_code=args.site,
-                                  password=args.password)
+                                  password=args.password, only_new=args.only_new)
     finally:
         app.close()
     if args.json:
         sys.stdout.write(json.dumps([{"username": u.username, "roles": list(u.roles),
                                       "password": u.password, "created": u.created,
                                       "site": u.site} for u in users], indent=2) + "\n")
+        return 0
+    if not users:
+        sys.stdout.write("Every demo user already has a password (not shown again; "
+                         "`tarla demo-users` without --only-new sets new ones).\n")
         return 0
     sys.stdout.write("Demo users (passwords are shown once; store them safely). Sites are "
                      "walls: each user sees their own site's patients only.\n")

@@ -7,7 +7,9 @@ applies (a restart step-up may borrow Cycle 1 care).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from tarla.label import concomitant
 from tarla.label.monitoring import (
@@ -71,23 +73,34 @@ def _monitoring(tier: MonitoringTier | ExtendedMonitoring) -> Monitoring:
 
 def care_for(cycle: int, day: int, rules: Rules = BUILTIN_RULES) -> Care:
     """Care the label gives the dose of Cycle ``cycle`` Day ``day`` (no toxicity history)."""
-    reasons: list[Citation] = []
+    if rules is BUILTIN_RULES:
+        found = _BUILTIN_CARE.get((cycle, day))
+        if found is not None:
+            return found
+    return _care_for(cycle, day, rules)
+
+
+def _care_for(cycle: int, day: int, rules: Rules) -> Care:
+    lab_rule = rules.labs_for(cycle, day)
+    tier = rules.tier_for(cycle, day)
+    hydration = rules.hydration
+    tail = (cite(lab_rule), cite(tier), cite(hydration))
     days = rules.concomitant_days
     if cycle == days.cycle and day in days.days:
-        pre = _meds(rules.premedication)
-        post = _meds(rules.post_infusion)
-        reasons.append(cite(days))
-        reasons.extend(cite(r) for r in (*rules.premedication, *rules.post_infusion))
+        pre, post = _meds(rules.premedication), _meds(rules.post_infusion)
+        reasons = (cite(days), *(cite(r) for r in (*rules.premedication, *rules.post_infusion)),
+                   *tail)
     else:
-        pre, post = (), ()
-    lab_rule = rules.labs_for(cycle, day)
-    reasons.append(cite(lab_rule))
-    tier = rules.tier_for(cycle, day)
-    reasons.append(cite(tier))
-    reasons.append(cite(rules.hydration))
-    return Care(premedication=pre, post_infusion=post, labs_before=lab_rule.tests,
-                monitoring=_monitoring(tier), proximity=tier.proximity,
-                hydration=rules.hydration.text, reasons=tuple(reasons))
+        pre, post, reasons = (), (), tail
+    return Care(pre, post, lab_rule.tests, _monitoring(tier), tier.proximity, hydration.text,
+                reasons)
+
+
+#: :func:`care_for` of each planned slot of the built-in label, worked out once at import: most
+#: courses use that label, and the care of a slot is a value (frozen, tuples only) that every
+#: evaluation and thread may share.
+_BUILTIN_CARE: Mapping[tuple[int, int], Care] = MappingProxyType({
+    (s.cycle, s.day): _care_for(s.cycle, s.day, BUILTIN_RULES) for s in BUILTIN_RULES.planned})
 
 
 def with_extended_monitoring(care: Care, because: tuple[Citation, ...],
@@ -103,4 +116,5 @@ def with_extended_monitoring(care: Care, because: tuple[Citation, ...],
     else:
         monitoring_value = _monitoring(tier)
         kept = tuple(r for r in care.reasons if r.rule != current.rule)  # superseded tier
-    return replace(care, monitoring=monitoring_value, reasons=(*kept, cite(tier), *because))
+    return Care(care.premedication, care.post_infusion, care.labs_before, monitoring_value,
+                care.proximity, care.hydration, (*kept, cite(tier), *because))

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
+from zoneinfo import ZoneInfo
 
 from tarla.domain.care import Care, care_for, with_extended_monitoring
 from tarla.domain.errors import InvalidInput
@@ -252,7 +253,8 @@ _FAMILY_1MG, _FAMILY_FIRST_10MG, _FAMILY_LATER_10MG = (LastDose.STEP_UP_1MG, Las
 
 def _step(rules: Rules, last_index: int, last_ord: int, last_dose: int, last_step: int,
           family: LastDose, on_ord: int) -> tuple[int, int, int, DoseKind, int, int, bool, bool]:
-    """Table 1 + Table 4 on plain numbers (dates as ordinals), for the hot loop.
+    """Table 1 + Table 4 on plain numbers (dates as ordinals): the next dose's expectation
+    (:func:`_expect`) and a history beyond the built slots. :func:`_derive` inlines it.
 
     Returns (slot index, dose, due ordinal, kind, restart step, days since last dose,
     interval set by the step-up gap?, Table 4 row applies?)."""
@@ -303,7 +305,10 @@ def _expect(last: GivenDose | None, on: date, rules: Rules) -> _Expectation:
 def _validate_administrations(items: Sequence[Administration], as_of: datetime,
                               rules: Rules) -> list[float]:
     """Types, doses and times of each administration (duplicates are found while sorting).
-    Returns each start as a POSIX timestamp, for sorting."""
+    Returns each start as a POSIX timestamp, for sorting.
+
+    The exact path, one ``timestamp()`` per dose: used when :func:`_fast_order` cannot vouch
+    for the input, and the one that words every refusal."""
     limit = as_of.timestamp()
     stamps: list[float] = []
     for i, adm in enumerate(items):
@@ -338,6 +343,66 @@ def _chronological(stamps: list[float]) -> list[int]:
     return order
 
 
+#: tzinfo classes whose ``utcoffset()`` is never None: a timestamp carrying one is aware, so
+#: the zone object is checked once instead of every timestamp.
+_ALWAYS_AWARE = (timezone, ZoneInfo)
+#: Two valid UTC offsets differ by less than this (each lies strictly within +-24 h).
+_OFFSET_SPAN = timedelta(hours=48)
+
+
+def _fast_order(items: Sequence[Administration], as_of: datetime,
+                rules: Rules) -> list[int] | None:
+    """The common case of :func:`_in_time_order` without a ``timestamp()`` per dose, or None
+    when the exact path must decide (and word any refusal).
+
+    It vouches only for input whose doses are valid and all carry the *same* ``ZoneInfo`` or
+    ``timezone`` object. Two such datetimes compare by wall time, which orders instants
+    exactly when the wall times are more than 48 h apart: ``instant = wall - offset`` and
+    offsets differ by less than 48 h. So DST folds and gaps cannot reorder doses that pass the
+    check; any closer pair (or a duplicate) goes to the exact path."""
+    zone_of_all = None
+    doses = rules.doses
+    for adm in items:
+        started = adm.started_at
+        if type(started) is not datetime:
+            return None
+        tz = started.tzinfo
+        if tz is not zone_of_all or zone_of_all is None:  # the first dose, or another zone
+            if zone_of_all is not None or type(tz) not in _ALWAYS_AWARE:
+                return None  # naive, mixed zones, or a tzinfo we cannot vouch for
+            zone_of_all = tz
+        dose = adm.dose_mg
+        if type(dose) is not int or dose not in doses:
+            return None
+        ended = adm.ended_at
+        if ended is not None and (type(ended) is not datetime or ended.tzinfo is not tz
+                                  or ended < started):  # same zone object: as the exact path
+            return None
+    starts = [adm.started_at for adm in items]
+    order = sorted(range(len(starts)), key=starts.__getitem__)
+    for prev, cur in zip(order, order[1:]):
+        if starts[cur] - starts[prev] <= _OFFSET_SPAN:
+            return None
+    if order:  # the last dose must not be after as_of
+        last = starts[order[-1]]
+        if last.tzinfo is not as_of.tzinfo:
+            if last > as_of:  # different zone objects: Python compares the instants
+                return None
+        elif as_of - last <= _OFFSET_SPAN and last.timestamp() > as_of.timestamp():
+            return None  # (same zone object: wall times, exact beyond 48 h as above)
+    return order
+
+
+def _in_time_order(items: Sequence[Administration], as_of: datetime,
+                   rules: Rules) -> list[int]:
+    """Indices of ``items`` in time order, each checked (aware, a dose of the label, not
+    after ``as_of``, ended after it started, no two at the same instant)."""
+    order = _fast_order(items, as_of, rules)
+    if order is None:
+        order = _chronological(_validate_administrations(items, as_of, rules))
+    return order
+
+
 # --------------------------------------------------------------------------- derivation
 
 
@@ -352,19 +417,28 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
     then holds only the doses passed in.
     """
     return _derive(administrations, zone, prior,
-                   [a.started_at.timestamp() for a in administrations], rules)
+                   _chronological([a.started_at.timestamp() for a in administrations]), rules)
+
+
+_new_tuple = tuple.__new__  # builds a GivenDose without NamedTuple.__new__'s argument parsing
 
 
 def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: GivenDose | None,
-            stamps: list[float], rules: Rules,
+            order: list[int], rules: Rules,
             ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
-    order = _chronological(stamps)
+    """The hot path: one pass over the doses in time order (``order``), on plain integers.
+
+    The state carried from dose to dose is the last dose's slot index, local-date ordinal,
+    dose, restart step and Table 4 family; everything else (citations, warning text) is built
+    only for a dose that departs from the label (:func:`_deviations`)."""
     given: list[GivenDose] = []
     warnings: list[Warning] = []
-    last: GivenDose | None = prior
-    one_mg, step_up, step, family_of = rules.step_up_dose, _STEP_UP, _step, _family
+    one_mg, full_mg, gap_days = rules.step_up_dose, rules.full_dose, rules.step_gap.days
+    intervals, planned_doses, continue_max = rules.intervals, rules.planned_doses, \
+        rules.continue_max
     slots = rules.planned
-    precomputed = len(slots)
+    precomputed = min(len(slots), len(intervals))
+    last: GivenDose | None = prior
     last_ord = last_index = last_dose = last_step = 0
     last_family = _FAMILY_1MG
     if prior is not None:
@@ -376,26 +450,50 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
                                f"({prior.started_at.isoformat()})")
     for i in order:
         adm = administrations[i]
-        on = adm.started_at.astimezone(zone).date()
-        on_ord = on.toordinal()
-        dose_given = adm.dose_mg
-        if last is None:
-            index, expected, due, kind, rstep, early = 0, one_mg, on_ord, _PLANNED, 0, False
-        else:
-            index, expected, due, kind, rstep, _days, _gap, _t4 = step(
+        started, dose = adm.started_at, adm.dose_mg
+        local = started.astimezone(zone)  # returns ``started`` itself when already in ``zone``
+        on_ord = local.toordinal()
+        if last is None:  # the first dose of the course is C1D1's step-up dose
+            index, expected, kind, rstep, early = 0, one_mg, _PLANNED, 0, False
+        elif last_index + 1 >= precomputed:  # beyond the built slots: the general step
+            index, expected, due, kind, rstep, _days, _gap, _t4 = _step(
                 rules, last_index, last_ord, last_dose, last_step, last_family, on_ord)
             early = on_ord < due
-        if dose_given != expected or early:
-            warnings.extend(_deviations(last, on, dose_given, rules))
-            if dose_given != expected:
+        else:  # :func:`_step` inlined: Table 1's next slot, or Table 4's restart
+            index = last_index + 1
+            rstep = 0
+            if last_step == 1 or (last_dose == one_mg and last_index > 0):
+                # after a step-up dose given outside C1D1 the full dose follows one gap later
+                due = last_ord + gap_days
+                rstep = 2 if last_step == 1 else 0
+            else:
+                due = last_ord + intervals[index]
+            if on_ord - last_ord > continue_max[last_family]:  # too long: restart, 1 mg now
+                expected, kind, rstep, early = one_mg, _STEP_UP, 1, False
+            else:
+                early = on_ord < due
+                if rstep == 2:
+                    expected, kind = full_mg, _STEP_UP
+                else:
+                    expected, kind = planned_doses[index], (_CONTINUE if on_ord > due else
+                                                            _PLANNED)
+        if dose != expected or early:  # a deviation: reported, and the course follows it
+            warnings.extend(_deviations(last, local.date(), dose, rules))
+            if dose != expected:
                 # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
                 # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
-                rstep = 1 if dose_given == one_mg and kind is step_up else 0
-        slot = slots[index] if index < precomputed else rules.slot(index)
-        last_family = family_of(slot, dose_given, rstep, rules)
-        last = GivenDose(i, adm.started_at, on, dose_given, slot, kind, rstep, last_family,
-                         expected)
-        last_ord, last_index, last_dose, last_step = on_ord, index, dose_given, rstep
+                rstep = 1 if dose == one_mg and kind is _STEP_UP else 0
+        slot = slots[index] if index < len(slots) else rules.slot(index)
+        # Table 4's family of the dose just given (as :func:`_family`, inlined).
+        if dose == one_mg:
+            last_family = _FAMILY_1MG
+        elif index <= 1 or rstep == 2:
+            last_family = _FAMILY_FIRST_10MG
+        else:
+            last_family = _FAMILY_LATER_10MG
+        last = _new_tuple(GivenDose, (i, started, local.date(), dose, slot, kind, rstep,
+                                      last_family, expected))
+        last_ord, last_index, last_dose, last_step = on_ord, index, dose, rstep
         given.append(last)
     return tuple(given), tuple(warnings)
 
@@ -465,10 +563,13 @@ def eligibility_warnings(patient: Patient, on: date,
                          rules: Rules = BUILTIN_RULES) -> tuple[Warning, ...]:
     rule = rules.eligibility
     out: list[Warning] = []
-    reason = (f" Documented prescriber reason: {patient.off_label_reason}."
-              if patient.off_label_reason else
-              " A documented prescriber reason is required.")
     age = _age_on(patient.birth_date, on)
+    off_label = (age < rule.min_age_years
+                 or patient.diagnosis.strip().upper() != rule.diagnosis.upper()
+                 or (rule.requires_platinum_progression and not patient.progressed_after_platinum))
+    reason = "" if not off_label else (
+        f" Documented prescriber reason: {patient.off_label_reason}."
+        if patient.off_label_reason else " A documented prescriber reason is required.")
     if age < rule.min_age_years:
         out.append(Warning("OFF_LABEL_AGE",
                            f"Off-label: the patient is {age} years old; the indication is for "
@@ -497,20 +598,22 @@ def eligibility_warnings(patient: Patient, on: date,
 
 def evaluate(inp: CourseInput) -> Decision:
     """What happens next for one patient, as of ``inp.as_of``."""
-    # Imported here to keep module import light and the toxicity rules in their own module.
-    from tarla.domain.toxicity import assess
-
     rules = inp.rules
     if not isinstance(rules, Rules):
         raise InvalidInput("rules", "must be a label's rules (tarla.label.rules.rules_of)")
     as_of = _aware(inp.as_of, "as_of")
     start = None if inp.start_date is None else _start_date(inp.start_date)
-    stamps = _validate_administrations(inp.administrations, as_of, rules)
+    order = _in_time_order(inp.administrations, as_of, rules)
     today = local_date(as_of, inp.zone)
-    history, deviations = _derive(inp.administrations, inp.zone, inp.prior, stamps, rules)
+    history, deviations = _derive(inp.administrations, inp.zone, inp.prior, order, rules)
     chain = (inp.prior, *history) if inp.prior is not None else history
     last = chain[-1] if chain else None
-    tox = assess(inp, chain, today)
+    tox = _toxicity.assess(inp, chain, today)
+    warnings = (*eligibility_warnings(inp.patient, today, rules), *deviations, *tox.warnings)
+    if tox.discontinue:  # no next dose: its slot, care and citations are not worked out
+        return Decision(rules.version, DecisionAction.DISCONTINUE, None, None,
+                        _dedupe((*tox.discontinue, *tox.notes)), warnings, (), history, today,
+                        tox.lab_grades)
 
     exp = _expect(last, today, rules)
     if exp.due_date is not None:
@@ -529,26 +632,20 @@ def evaluate(inp: CourseInput) -> Decision:
                                cite(rules.slot(0).rule,
                                     f"The restart step-up starts with the {rules.step_up_dose} "
                                     "mg step-up dose")]
-    reasons.extend(r for r in exp.rules() if r.rule != reasons[0].rule)
-    if tox.discontinue:
-        action = DecisionAction.DISCONTINUE
-        reasons = list(tox.discontinue)
-        result_next, result_care = None, None
+    if exp.table4_row is not None or exp.interval_row is not exp.slot.rule:
+        # (on time, the only row behind the expectation is the slot's own, cited just above)
+        reasons.extend(r for r in exp.rules() if r.rule != reasons[0].rule)
+    reasons.extend(care.reasons)
+    if tox.hold:
+        action = DecisionAction.HOLD
+        reasons = [*tox.hold, *reasons]
+    elif due <= today:
+        action = DecisionAction.GIVE
     else:
-        reasons.extend(care.reasons)
-        if tox.hold:
-            action = DecisionAction.HOLD
-            reasons = [*tox.hold, *reasons]
-        elif due <= today:
-            action = DecisionAction.GIVE
-        else:
-            action = DecisionAction.WAIT
-        result_next, result_care = next_dose, care
+        action = DecisionAction.WAIT
     reasons.extend(tox.notes)
-    pending = tox.missing_labs(care.labs_before) if result_care is not None else ()
-    warnings = (*eligibility_warnings(inp.patient, today, rules), *deviations, *tox.warnings)
-    return Decision(rules.version, action, result_next, result_care, _dedupe(reasons), warnings,
-                    pending, history, today, tox.lab_grades,
+    return Decision(rules.version, action, next_dose, care, _dedupe(reasons), warnings,
+                    tox.missing_labs(care.labs_before), history, today, tox.lab_grades,
                     _dedupe(tox.hold) if action is DecisionAction.HOLD else ())
 
 
@@ -560,13 +657,22 @@ def _start_date(value: object) -> date:
 
 
 def _dedupe(reasons: Iterable[Citation]) -> tuple[Citation, ...]:
-    seen: set[tuple[str, str]] = set()
+    """``reasons`` without repeats (same rule and text), first kept. Texts are compared only
+    between citations of the same rule, so most are never formatted here."""
+    reasons = tuple(reasons)
+    if len({r.rule for r in reasons}) == len(reasons):  # no rule twice: nothing to compare
+        return reasons
+    kept: dict[str, list[Citation]] = {}
     out: list[Citation] = []
     for r in reasons:
-        key = (r.rule, r.text)
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
+        same_rule = kept.get(r.rule)
+        if same_rule is None:
+            kept[r.rule] = [r]
+        elif all(k.text != r.text for k in same_rule):
+            same_rule.append(r)
+        else:
+            continue
+        out.append(r)
     return tuple(out)
 
 
@@ -590,3 +696,8 @@ def plan_course(start: date, cycles: int,
         out.append(PlannedDose(slot, on, _care_of(slot, rules)))
         index += 1
     return tuple(out)
+
+
+# At the end, after every name the toxicity module imports from this one is defined: whichever
+# of the two modules is imported first, both load (the toxicity rules stay in their own module).
+import tarla.domain.toxicity as _toxicity  # noqa: E402

@@ -17,21 +17,26 @@ Readings (documented because the label leaves them open):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
+from zoneinfo import ZoneInfo
 
+# course.py imports this module only inside ``evaluate``, so this import is not circular.
+from tarla.domain.course import AdverseEvent, Warning
 from tarla.domain.errors import InvalidInput
 from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
 from tarla.domain.timestamps import aware as _aware
 from tarla.label import labs as lab_rules
-from tarla.label.rows import Citation, cite
-from tarla.label.toxicity import EventType, ToxAction
+from tarla.label.rows import Citation, cite, cite_later
+from tarla.label.rules import BUILTIN_RULES
+from tarla.label.toxicity import EventType, ToxAction, ToxicityRule
 
 if TYPE_CHECKING:
-    from tarla.domain.course import CourseInput, GivenDose, Warning
+    from tarla.domain.course import CourseInput, GivenDose
 
 __all__ = ["Assessment", "assess", "GRADED_TESTS"]
 
@@ -114,8 +119,32 @@ class Assessment:
         return tuple(missing)
 
 
-def _fmt(moment: datetime, inp: CourseInput) -> str:
-    return moment.astimezone(inp.zone).strftime("%Y-%m-%d %H:%M")
+def _fmt(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+# Citation texts, formatted only when read (``cite_later``): each takes immutable values.
+
+
+def _what(ev: AdverseEvent, zone: tzinfo, ongoing: bool) -> str:
+    """How an event is named in a citation: type, grade, onset and whether it resolved."""
+    what = f"{ev.type.value} grade {ev.grade} (onset {_fmt(ev.onset, zone)}"
+    if ongoing or ev.resolved_at is None:
+        return what + ", ongoing)"
+    return what + f", resolved {_fmt(ev.resolved_at, zone)})"
+
+
+def _event_text(before: str, ev: AdverseEvent, zone: tzinfo, ongoing: bool, after: str) -> str:
+    return f"{before}{_what(ev, zone, ongoing)}{after}"
+
+
+def _lab_text(before: str, lab: GradedLab, zone: tzinfo, after: str) -> str:
+    return f"{before}{lab.test} {lab.value:g} {lab.unit} on {_fmt(lab.collected_at, zone)}{after}"
+
+
+def _hys_text(text: str, test: str, x: float, bili_x: float) -> str:
+    return (f"{text}: {test} {x:.1f} x ULN with bilirubin {bili_x:.1f} x ULN. If another cause "
+            "is documented, a physician may override.")
 
 
 def _validate_events(inp: CourseInput) -> None:
@@ -134,34 +163,43 @@ def _validate_events(inp: CourseInput) -> None:
                 raise InvalidInput(f"{where}.resolved_at", "is before onset")
 
 
+#: tzinfo classes whose ``utcoffset()`` is never None (see ``course._ALWAYS_AWARE``).
+_ALWAYS_AWARE = (timezone, ZoneInfo)
+_new_tuple = tuple.__new__  # builds a GradedLab without NamedTuple.__new__'s argument parsing
+
+
 def _grade_labs(inp: CourseInput, since: datetime | None) -> tuple[GradedLab, ...]:
     out: list[GradedLab] = []
+    as_of = inp.as_of
     for i, lab in enumerate(inp.labs):
-        where = f"labs[{i}]"
-        collected = _aware(lab.collected_at, f"{where}.collected_at")
-        if collected > inp.as_of:
-            raise InvalidInput(f"{where}.collected_at", f"{collected.isoformat()} is after as_of")
-        if not lab.test:
-            raise InvalidInput(f"{where}.test", "is required")
-        if isinstance(lab.value, bool) or not math.isfinite(lab.value):
-            raise InvalidInput(f"{where}.value", f"{lab.value!r} is not a number")
+        collected = lab.collected_at
+        if type(collected) is not datetime or type(collected.tzinfo) not in _ALWAYS_AWARE:
+            _aware(collected, f"labs[{i}].collected_at")
+        if collected > as_of:
+            raise InvalidInput(f"labs[{i}].collected_at",
+                               f"{collected.isoformat()} is after as_of")
+        test, value, unit = lab.test, lab.value, lab.unit
+        if not test:
+            raise InvalidInput(f"labs[{i}].test", "is required")
+        if isinstance(value, bool) or not math.isfinite(value):
+            raise InvalidInput(f"labs[{i}].value", f"{value!r} is not a number")
         grade: LabGrade | None = None
         value_si: float | None = None
         note = None
-        if lab.test in GRADED_TESTS:
-            result = _grade(lab.test, float(lab.value), lab.unit, lab.uln, lab.lln, lab.baseline)
-            if isinstance(result, InvalidInput):
+        if test in GRADED_TESTS:
+            result = _grade_memo(test, float(value), unit, lab.uln, lab.lln, lab.baseline)
+            if isinstance(result, _Refused):
                 if result.field not in _UNDETERMINED_FIELDS:
-                    raise InvalidInput(f"{where}.{result.field}", result.message) from None
+                    raise InvalidInput(f"labs[{i}].{result.field}", result.message) from None
                 note = f"grade not determined: {result.field} {result.message}"
-                if lab.test in _COUNT_TESTS:
-                    value_si = to_e9_per_l(float(lab.value), lab.unit, "unit")
+                if test in _COUNT_TESTS:
+                    value_si = to_e9_per_l(float(value), unit, "unit")
             else:
                 grade = result
                 value_si = result.value_si
         counts = since is None or collected > since
-        out.append(GradedLab(i, lab.test, collected, lab.value, lab.unit, grade, counts,
-                             value_si, note))
+        out.append(_new_tuple(GradedLab, (i, test, collected, value, unit, grade, counts,
+                                          value_si, note)))
     return tuple(out)
 
 
@@ -182,10 +220,8 @@ def _si(lab: GradedLab) -> float:
 
 
 def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Assessment:
-    from tarla.domain.course import Warning
-
     _validate_events(inp)
-    label = inp.rules
+    label, zone = inp.rules, inp.zone
     last_start = history[-1].started_at if history else None
     graded = _grade_labs(inp, last_start)
     latest = _latest(graded)
@@ -196,15 +232,17 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
     notes: list[Citation] = []
     warnings: list[Warning] = []
 
-    events = sorted(inp.adverse_events, key=lambda e: (e.onset, e.type, e.grade))
+    events = sorted(inp.adverse_events, key=lambda e: (e.onset, e.type, e.grade)) \
+        if inp.adverse_events else ()
     for ev in events:
-        rules = label.rules_for_event(ev.type, ev.grade)
+        rules = _BUILTIN_EVENT_RULES.get((ev.type, ev.grade)) if label is BUILTIN_RULES else None
+        if rules is None:
+            rules = label.rules_for_event(ev.type, ev.grade)
         ongoing = ev.resolved_at is None or ev.resolved_at > inp.as_of
-        what = f"{ev.type.value} grade {ev.grade} (onset {_fmt(ev.onset, inp)}"
-        what += ", ongoing)" if ongoing else f", resolved {_fmt(ev.resolved_at, inp)})"  # type: ignore[arg-type]
         for rule in rules:
             if rule.action is ToxAction.DISCONTINUE:
-                discontinue.append(cite(rule, f"{rule.text}: {what}"))
+                discontinue.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone,
+                                              ongoing, ""))
                 continue
             if rule.discontinue_if_recurs:
                 same = [e for e in events if e.type is ev.type and rule.covers(e.type, e.grade)]
@@ -214,8 +252,9 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                                                   f"({len(same)} events)"))
                     continue
             if ongoing:
-                hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
-                                       f"{what}. {rule.text}"))
+                hold.append(cite_later(rule, _event_text,
+                                       f"Hold {rule.resume.value if rule.resume else ''}: ", ev,
+                                       zone, ongoing, f". {rule.text}"))
             elif ev.type is EventType.FEBRILE_NEUTROPENIA:
                 anc = [g for g in graded if g.test == "ANC" and g.collected_at >= ev.onset
                        and g.value_si is not None]
@@ -226,24 +265,25 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                     seen = (f"latest ANC {anc[-1].value:g} {anc[-1].unit}" if anc else
                             "no ANC drawn since its onset")
                     hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
-                                           f"{what}; {seen}. {rule.text}"))
+                                           f"{_what(ev, zone, ongoing)}; {seen}. {rule.text}"))
             elif _no_dose_since(history, ev.onset) and not rule.extended_monitoring_next_dose:
-                notes.append(cite(rule, f"{rule.text}: {what}; may resume at the next "
-                                        f"scheduled dose"))
+                notes.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone, ongoing,
+                                        "; may resume at the next scheduled dose"))
             if rule.consider_discontinuation:
                 warnings.append(Warning("CONSIDER_DISCONTINUATION",
-                                        f"{what}: consider permanent discontinuation "
+                                        f"{_what(ev, zone, ongoing)}: consider permanent "
+                                        "discontinuation "
                                         "(physician decision)", rule.rule_id, rule.tag))
             if rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset):
-                extended.append(cite(rule, f"{rule.text}: {what}; this is the first dose since"))
+                extended.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone, ongoing,
+                                           "; this is the first dose since"))
 
     for threshold_rule in label.lab_thresholds:
         lab = latest.get(threshold_rule.test)
         if lab is not None and lab.value_si is not None:
             if _si(lab) < threshold_rule.withhold_below_e9_per_l:
-                hold.append(cite(threshold_rule,
-                                 f"Hold: {lab.test} {lab.value:g} {lab.unit} on "
-                                 f"{_fmt(lab.collected_at, inp)}. {threshold_rule.text}"))
+                hold.append(cite_later(threshold_rule, _lab_text, "Hold: ", lab, zone,
+                                       f". {threshold_rule.text}"))
 
     for hep in label.hepatic_rules:
         lab = latest.get(hep.test)
@@ -253,10 +293,9 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
         applies = grade >= hep.min_grade if hep.action is ToxAction.DISCONTINUE else \
             grade == hep.min_grade
         if applies:
-            text = (f"{hep.text}: {lab.test} {lab.value:g} {lab.unit} on "
-                    f"{_fmt(lab.collected_at, inp)} is CTCAE grade {grade}")
             (discontinue if hep.action is ToxAction.DISCONTINUE else hold).append(
-                cite(hep, text))
+                cite_later(hep, _lab_text, f"{hep.text}: ", lab, zone,
+                           f" is CTCAE grade {grade}"))
 
     hy = label.hys_law
     bili = latest.get("bilirubin")
@@ -266,13 +305,18 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
             lab = latest.get(test)
             x = lab.grade.times_uln if lab is not None and lab.grade is not None else None
             if lab is not None and x is not None and x > hy.transaminase_over_uln:
-                discontinue.append(cite(hy, f"{hy.text}: {test} {x:.1f} x ULN with bilirubin "
-                                            f"{bili_x:.1f} x ULN. If another cause is documented, "
-                                            "a physician may override."))
+                discontinue.append(cite_later(hy, _hys_text, hy.text, test, x, bili_x))
                 break
 
     return Assessment(tuple(discontinue), tuple(hold), tuple(extended), tuple(notes),
                       tuple(warnings), graded, frozenset(latest))
+
+
+#: The built-in label's toxicity rows for each (event, grade), looked up once at import: the
+#: lookup scans every row, and most courses use that label.
+_BUILTIN_EVENT_RULES: Mapping[tuple[EventType, int], tuple[ToxicityRule, ...]] = MappingProxyType({
+    (event, grade): BUILTIN_RULES.rules_for_event(event, grade)
+    for event in EventType for grade in range(1, 6)})
 
 
 def _no_dose_since(history: Sequence[GivenDose], onset: datetime) -> bool:

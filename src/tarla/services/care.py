@@ -30,7 +30,7 @@ from tarla.domain.care import Care, Medication
 from tarla.domain.discharge import DischargeFacts, Item, checklist, discharge_from, may_discharge
 from tarla.domain.errors import InvalidInput
 from tarla.domain.release import MIN_REASON_LENGTH, Gate
-from tarla.services import audit
+from tarla.services import audit, signatures
 from tarla.services._common import (
     actor_with,
     aware,
@@ -51,6 +51,7 @@ from tarla.services.records import (
     MedicationEntryRecord,
 )
 from tarla.services.scope import Scope, scope_of
+from tarla.services.signatures import SignatureIn
 from tarla.services.vocab import Role
 
 __all__ = ["PREMEDICATION", "POST_INFUSION", "MedicationResult", "chart_premedication",
@@ -346,15 +347,19 @@ def discharge(uow: UnitOfWork, *, course_id: int, discharged_at: datetime, actor
               no_driving_counselled: bool = False, caregiver_name: str | None = None,
               caregiver_phone: str | None = None, stay_address: str | None = None,
               stay_address_confirmed: bool = False, reproductive_potential: bool | None = None,
-              contraception_counselled: bool = False) -> DischargeResult:
+              contraception_counselled: bool = False,
+              signature: SignatureIn | None = None) -> DischargeResult:
     """Discharge the patient after the course's last dose. Refused (every missing item named
     with its rule id) until the checklist of the dose's care is complete; times in the future
     or before the infusion are invalid. ``reproductive_potential``, when given, is recorded on
-    the patient in the same transaction (it decides the contraception item)."""
+    the patient in the same transaction (it decides the contraception item). The nurse or
+    physician signs the discharge (e-signature "discharged"): refused (``password``) unless
+    they re-entered their password or signed in moments ago."""
     now = aware(now, "now")
     discharged_at = not_after(discharged_at, now, "discharged_at")
     with uow:
         user = actor_with(uow, actor, DISCHARGE_ROLES, "discharge patients")
+        method = signatures.verify(user, signature, now, act="sign the discharge")
         scope = scope_of(user)
         course, zone = _course_and_zone(uow, course_id, scope)
         patient = patient_or_404(uow, course.patient_id, scope)
@@ -412,9 +417,14 @@ def discharge(uow: UnitOfWork, *, course_id: int, discharged_at: datetime, actor
             caregiver_name=facts.caregiver_name, caregiver_phone=facts.caregiver_phone,
             stay_address=facts.stay_address,
             stay_address_confirmed=facts.stay_address_confirmed, rules=list(gate.rules)))
+        signed = signatures.sign(uow, signer=user, meaning=signatures.Meaning.DISCHARGED,
+                                 entity_type="discharge", entity_id=rec.id,  # type: ignore[arg-type]
+                                 content=record_json(rec), method=method, now=now)
         audit.append(uow, actor=user.username, action="patient.discharge",
                      entity_type="discharge", entity_id=rec.id, at=now,
-                     after=record_json(rec))
+                     after={**record_json(rec),
+                            "signature": {"meaning": signed.meaning, "method": method,
+                                          "content_hash": signed.content_hash}})
         uow.commit()
     return DischargeResult(rec.id, course.id, patient.id, rec.slot, discharged_at,  # type: ignore[arg-type]
                            tuple(gate.rules), f"/patients/{patient.id}/passport.pdf")

@@ -20,7 +20,7 @@ from tarla.domain.infusion import short_infusion
 from tarla.domain.toxicity import GRADED_TESTS
 from tarla.label.products import DOSES_MG
 from tarla.label.toxicity import EventType
-from tarla.services import alerts, audit, care
+from tarla.services import alerts, audit, care, signatures
 from tarla.services._common import (
     actor_with,
     aware,
@@ -55,9 +55,11 @@ from tarla.services.records import (
     UserRecord,
 )
 from tarla.services.scope import scope_of
+from tarla.services.signatures import SignatureIn
 from tarla.services.vocab import AssessmentKind, CourseStatus, Role
 
 __all__ = ["EnrolResult", "enrol_patient", "LabResultOut", "record_lab", "record_lab_panel",
+           "chart_lab_panel",
            "AssessmentResult", "chart_assessment", "record_adverse_event",
            "record_assessment", "resolve_adverse_event", "AdministrationResult",
            "record_administration", "complete_infusion", "ReleaseResult", "release_dose",
@@ -485,7 +487,9 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
                           witness: str | None = None,
                           ended_at: datetime | None = None, slot: str | None = None,
                           infusion_site: str | None = None,
-                          idempotency_key: str | None = None) -> AdministrationResult:
+                          idempotency_key: str | None = None,
+                          witness_signature: SignatureIn | None = None,
+                          ) -> AdministrationResult:
     """Chart a dose as given from a bag, and hang the bag (its ``infusion_started`` clock
     event) in the same transaction.
 
@@ -496,7 +500,10 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
     for this dose, checked by a second pharmacist, out of the refrigerator, and its in-use
     clock allows the infusion to start at ``started_at``; the wristband scanned is this
     patient's. ``dose_mg`` and ``slot``, when sent, are cross-checks of what the nurse saw.
-    The same ``idempotency_key`` records once and returns the first result."""
+    Under a scan exception the second nurse signs it with their own password
+    (``witness_signature``; e-signature "witnessed scan exception"; refused on
+    ``scan_exception.witness_password`` otherwise). The same ``idempotency_key`` records once
+    and returns the first result."""
     now = aware(now, "now")
     started_at = not_after(started_at, now, "started_at")
     if ended_at is not None and not_after(ended_at, now, "ended_at") < started_at:
@@ -505,7 +512,7 @@ def record_administration(uow: UnitOfWork, *, course_id: int, started_at: dateti
         allowed = " or ".join(str(d) for d in DOSES_MG)
         raise InvalidInput("dose_mg", f"{dose_mg} is not a tarlatamab dose ({allowed})")
     facts = _BedsideFacts(patient_scan, bag_scan, preparation_id, scan_exception_reason,
-                          witness)
+                          witness, witness_signature)
     try:
         return _record_administration(uow, course_id, started_at, dose_mg, actor, now,
                                       ended_at, slot, infusion_site, facts, idempotency_key)
@@ -529,6 +536,7 @@ class _BedsideFacts:
     preparation_id: int | None
     exception_reason: str | None
     witness: str | None
+    witness_signature: SignatureIn | None = None
 
 
 def _scanned_bag(uow: UnitOfWork, site_id: int, facts: _BedsideFacts,
@@ -589,6 +597,16 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
         decision = decide(uow, course, now, zone)
         prep = _scanned_bag(uow, course.site_id, facts)
         exception, witness_id = _exception_of(uow, user, facts)
+        witness_method = None
+        if witness_id is not None:  # a valid second nurse: they sign with their password
+            witness_user = uow.users.get(witness_id)
+            assert witness_user is not None
+            offered = facts.witness_signature
+            if offered is not None:  # the second nurse's own password; never the session's
+                offered = dataclasses.replace(offered, authenticated_at=None)
+            witness_method = signatures.verify(witness_user, offered, now,
+                                               field="scan_exception.witness_password",
+                                               act="witness the scan exception")
         bag = bag_of(uow, prep) if prep is not None else None
         gate = release.may_administer(
             decision=decision, releases=releases_on(uow, course.id, decision.as_of_date),  # type: ignore[arg-type]
@@ -620,6 +638,11 @@ def _record_administration(uow: UnitOfWork, course_id: int, started_at: datetime
             bag_scan=(facts.bag_scan or "").strip()[:200] or None,
             scan_exception_reason=(facts.exception_reason or "").strip() or None
             if exception is not None else None, witness_id=witness_id))
+        if witness_method is not None:
+            signatures.sign(uow, signer=witness_user,
+                            meaning=signatures.Meaning.WITNESSED_SCAN_EXCEPTION,
+                            entity_type="administration", entity_id=record.id,  # type: ignore[arg-type]
+                            content=record_json(record), method=witness_method, now=now)
         own = [w.text for w in warnings if w.text.startswith(new.slot.label)]
         hung = _hang(uow, prep, bag, started_at, ended_at, user, now, zone)
         own.extend(hung)
@@ -718,10 +741,12 @@ class ReleaseResult:
 
 
 def release_dose(uow: UnitOfWork, *, course_id: int, reason: str, actor: str,
-                 now: datetime) -> ReleaseResult:
+                 now: datetime, signature: SignatureIn | None = None) -> ReleaseResult:
     """A physician releases today's due dose despite its HOLD and/or missing labs. The
     release names exactly the hold rules and missing labs present now (read here, never
-    sent by the caller): a new hold reason later needs a new release."""
+    sent by the caller): a new hold reason later needs a new release. The physician signs
+    it (e-signature "released hold"): refused (``password``) unless they re-entered their
+    password or signed in moments ago."""
     now = aware(now, "now")
     text = (reason or "").strip()
     if len(text) < release.MIN_REASON_LENGTH:
@@ -731,6 +756,7 @@ def release_dose(uow: UnitOfWork, *, course_id: int, reason: str, actor: str,
         raise InvalidInput("reason", "is too long (2000 characters at most)")
     with uow:
         user = actor_with(uow, actor, (Role.PHYSICIAN,), "release a held dose")
+        method = signatures.verify(user, signature, now, act="sign the release")
         course = course_or_404(uow, course_id, scope_of(user))
         site = uow.sites.get(course.site_id)
         assert site is not None
@@ -748,9 +774,14 @@ def release_dose(uow: UnitOfWork, *, course_id: int, reason: str, actor: str,
             course_id=course.id, for_date=decision.as_of_date, slot=nd.slot.label,  # type: ignore[arg-type]
             reason=text, covers_rules=held, covers_labs=missing, decided_by=user.id,  # type: ignore[arg-type]
             decided_at=now))
+        signed = signatures.sign(uow, signer=user, meaning=signatures.Meaning.RELEASED_HOLD,
+                                 entity_type="dose_release", entity_id=rec.id,  # type: ignore[arg-type]
+                                 content=record_json(rec), method=method, now=now)
         audit.append(uow, actor=user.username, action="course.release_dose",
                      entity_type="course", entity_id=course.id, at=now,
-                     after=record_json(rec))
+                     after={**record_json(rec),
+                            "signature": {"meaning": signed.meaning, "method": method,
+                                          "content_hash": signed.content_hash}})
         uow.commit()
     return ReleaseResult(rec.id, course.id, rec.slot, rec.for_date, tuple(held),  # type: ignore[arg-type]
                          tuple(missing))
@@ -760,10 +791,33 @@ def record_lab_panel(uow: UnitOfWork, *, patient_id: int, results: list[dict[str
                      collected_at: datetime, actor: str, now: datetime) -> list[LabResultOut]:
     """Chart a panel drawn together (one transaction, one audit entry). Each result is
     ``{"test", "value", "unit"[, "uln", "lln", "baseline"]}``."""
-    from tarla.domain.grading import grade_lab
-
     now = aware(now, "now")
     collected_at = not_after(collected_at, now, "collected_at")
+    graded = _graded_panel(results)
+    with uow:
+        user = actor_with(uow, actor, _CLINICIANS, "chart labs")
+        patient = patient_or_404(uow, patient_id, scope_of(user))
+        labs = _write_panel(uow, user, patient, graded, collected_at, now, None)
+        uow.commit()
+    return [LabResultOut(x.id, x.test, x.ctcae_grade, x.ctcae_term) for x in labs]  # type: ignore[arg-type]
+
+
+def chart_lab_panel(uow: UnitOfWork, *, user: UserRecord, patient: PatientRecord,
+                    results: list[dict[str, Any]], collected_at: datetime, now: datetime,
+                    source: dict[str, Any]) -> list[LabRecord]:
+    """:func:`record_lab_panel` inside a unit of work the caller holds open (labs arriving by
+    interface, :mod:`tarla.services.labs_in`): the same checks and grades, the same writes
+    and audit entry (with ``source`` naming the message), no commit. ``user`` and
+    ``patient`` were read in this transaction by the caller."""
+    now = aware(now, "now")
+    collected_at = not_after(collected_at, now, "collected_at")
+    return _write_panel(uow, user, patient, _graded_panel(results), collected_at, now, source)
+
+
+def _graded_panel(results: list[dict[str, Any]]
+                  ) -> list[tuple[dict[str, Any], int | None, str | None]]:
+    from tarla.domain.grading import grade_lab
+
     if not results:
         raise InvalidInput("results", "the panel is empty")
     graded: list[tuple[dict[str, Any], int | None, str | None]] = []
@@ -781,17 +835,22 @@ def record_lab_panel(uow: UnitOfWork, *, patient_id: int, results: list[dict[str
                 raise InvalidInput(f"results[{i}].{exc.field}", exc.message) from None
             grade, term = g.grade, str(g.term)
         graded.append((r, grade, term))
-    with uow:
-        user = actor_with(uow, actor, _CLINICIANS, "chart labs")
-        patient = patient_or_404(uow, patient_id, scope_of(user))
-        labs = [uow.labs.add(LabRecord(
-            patient_id=patient.id, test=r["test"], value=r["value"], unit=r["unit"],  # type: ignore[arg-type]
-            collected_at=collected_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
-            uln=r.get("uln"), lln=r.get("lln"), baseline=r.get("baseline"), ctcae_grade=grade,
-            ctcae_term=term)) for r, grade, term in graded]
-        courses = _refresh_open(uow, patient, now)
-        audit.append(uow, actor=user.username, action="lab.record_panel",
-                     entity_type="patient", entity_id=patient.id, at=now,
-                     after={"labs": [record_json(x) for x in labs], "courses": courses})
-        uow.commit()
-    return [LabResultOut(x.id, x.test, x.ctcae_grade, x.ctcae_term) for x in labs]  # type: ignore[arg-type]
+    return graded
+
+
+def _write_panel(uow: UnitOfWork, user: UserRecord, patient: PatientRecord,
+                 graded: list[tuple[dict[str, Any], int | None, str | None]],
+                 collected_at: datetime, now: datetime,
+                 source: dict[str, Any] | None) -> list[LabRecord]:
+    labs = [uow.labs.add(LabRecord(
+        patient_id=patient.id, test=r["test"], value=r["value"], unit=r["unit"],  # type: ignore[arg-type]
+        collected_at=collected_at, charted_by=user.id, charted_at=now,  # type: ignore[arg-type]
+        uln=r.get("uln"), lln=r.get("lln"), baseline=r.get("baseline"), ctcae_grade=grade,
+        ctcae_term=term)) for r, grade, term in graded]
+    courses = _refresh_open(uow, patient, now)
+    after: dict[str, Any] = {"labs": [record_json(x) for x in labs], "courses": courses}
+    if source is not None:
+        after["source"] = source
+    audit.append(uow, actor=user.username, action="lab.record_panel",
+                 entity_type="patient", entity_id=patient.id, at=now, after=after)
+    return labs

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from tarla.label.products import PRODUCTS
 from tarla.services import admin, clinical, pharmacy
+from tarla.services.capacity_demo import load_demo_centre
 from tarla.services.errors import AlreadyRecorded
 from tarla.services.ports import UnitOfWork
 
@@ -162,7 +163,8 @@ def prepare_checked_bag(uow_factory: Callable[[], UnitOfWork], *, course_id: int
     pharmacy.advance_preparation(uow_factory(), preparation_id=pid, event="bag_prepared",
                                  at=done, actor=pharmacist, now=done)
     pharmacy.check_preparation(uow_factory(), preparation_id=pid, actor=checker,
-                               now=done + timedelta(minutes=10))
+                               now=done + timedelta(minutes=10),
+                               signature=_demo_signature(done + timedelta(minutes=10)))
     if refrigerate:
         cold = done + timedelta(minutes=15)
         pharmacy.advance_preparation(uow_factory(), preparation_id=pid, event="refrigerated",
@@ -249,6 +251,8 @@ def load_demo_data(uow_factory: Callable[[], UnitOfWork], *, patients: int, seed
     for username, name, roles in demo_staff(site_code):
         admin.create_user(uow_factory(), username=username, display_name=name, roles=roles,
                           now=setup_at, site_code=site_code, actor="admin")
+    load_demo_centre(uow_factory, site_code=site_code,  # issue 12: chairs, beds, hours
+                     actor=demo_staff(site_code)[6][0], now=setup_at)
     crew = _crew(site_code)
     # No rule is signed off: a sign-off is an e-signature (the signer re-enters their
     # password, tarla.services.label), and the demo staff have no password at this point.
@@ -382,3 +386,13 @@ def _inventory(uow_factory: Callable[[], UnitOfWork], rng: random.Random, today:
                               ended_at=start + timedelta(minutes=50), min_c=8.5, max_c=11.2,
                               note="Fridge door left ajar during restock; vial kept in carton",
                               actor=crew.pharmacist2, now=start + timedelta(hours=1))
+
+
+def _demo_signature(at: datetime) -> Any:
+    """The demo data's e-signatures (issue 13): the synthetic staff have no password yet, so
+    each signs as one freshly signed in (method ``fresh-sign-in``); real signatures come from
+    a signer's password or session."""
+    from tarla.services.signatures import SignatureIn
+
+    return SignatureIn(password=None, check=lambda _stored, _password: False,
+                       authenticated_at=at)

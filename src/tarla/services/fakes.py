@@ -18,6 +18,8 @@ from tarla.domain import course as core
 from tarla.label.toxicity import EventType
 from tarla.services.audit import GENESIS_HASH
 from tarla.services.errors import AlreadyRecorded, Conflict, Forbidden, NotFound
+from tarla.services.fakes_capacity import FakeCapacity
+from tarla.services.fakes_labs_in import FakeLabsIn
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
@@ -483,6 +485,28 @@ class _Audit(_Repo):
     def count(self) -> int:
         return len(self.u.state.audit)
 
+    # the fake keeps no SQL rows to anchor: entries commit to an empty row list
+    def written_rows(self) -> list[dict[str, Any]]:
+        return []
+
+    def current_rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        return iter(())
+
+    def baseline(self) -> dict[str, int]:
+        return {}
+
+    def access_entries(self, *, site_ids: Sequence[int] | None,
+                       patient_ids: Sequence[int] | None, actor: str | None,
+                       start: datetime | None, end: datetime | None,
+                       limit: int) -> list[AuditRecord]:
+        found = [e for e in self.u.state.audit
+                 if e.action.startswith(("access.", "auth."))
+                 and (site_ids is None or e.site_id in site_ids)
+                 and (patient_ids is None or e.patient_id in patient_ids)
+                 and (actor is None or e.actor.lower() == actor.lower())
+                 and (start is None or e.at >= start) and (end is None or e.at < end)]
+        return sorted(found, key=lambda e: -e.id)[:limit]
+
 
 class _Worklist(_Repo):
     """The worklist's reads, computed from the same tables (same cut-offs as the SQL ones)."""
@@ -676,6 +700,14 @@ class FakeUnitOfWork:
         self.order_sets = _OrderSets(self)
         self.care = _Care(self)
         self.charges = _Charges(self)
+        self.capacity = FakeCapacity(self)
+        self.labs_in = FakeLabsIn(self)
+        from tarla.services.fakes_interfaces import FakeInterfaceTokens  # issue 16
+
+        self.interface_tokens = FakeInterfaceTokens(self)
+        from tarla.services.signatures import FakeSignatures  # issue 13: e-signatures
+
+        self.signatures = FakeSignatures(self)
 
     def readonly(self) -> Self:
         return self

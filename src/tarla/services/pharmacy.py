@@ -17,7 +17,7 @@ from tarla.domain import release
 from tarla.domain.errors import InvalidInput
 from tarla.domain.identification import normalise_scan
 from tarla.label.products import DOSES_MG, Component
-from tarla.services import audit
+from tarla.services import audit, signatures
 from tarla.services._common import (
     accepted_drug_scan_at,
     actor_with,
@@ -42,6 +42,7 @@ from tarla.services.records import (
     VialRecord,
 )
 from tarla.services.scope import Scope, scope_of
+from tarla.services.signatures import SignatureIn
 from tarla.services.vocab import PreparationEvent, PreparationStatus, Role, VialStatus
 
 __all__ = ["PreparationResult", "start_preparation", "advance_preparation",
@@ -181,13 +182,17 @@ def advance_preparation(uow: UnitOfWork, *, preparation_id: int, event: str, at:
 
 
 def check_preparation(uow: UnitOfWork, *, preparation_id: int, actor: str, now: datetime,
-                      expected_version: int | None = None) -> PreparationResult:
+                      expected_version: int | None = None,
+                      signature: SignatureIn | None = None) -> PreparationResult:
     """The independent check of a prepared bag (:func:`tarla.domain.release.may_check`): a
     pharmacist who neither started nor compounded it, once, while its clock is usable. Ten
-    concurrent checks: one wins, the others see the bag checked (or a stale version)."""
+    concurrent checks: one wins, the others see the bag checked (or a stale version). The
+    checker signs it (e-signature "checked", :mod:`tarla.services.signatures`): refused
+    (``password``) unless they re-entered their password or signed in moments ago."""
     now = aware(now, "now")
     with uow:
         user = actor_with(uow, actor, (Role.PHARMACIST,), "check preparations")
+        method = signatures.verify(user, signature, now, act="sign the check")
         prep = _prep_or_404(uow, preparation_id, scope_of(user), expected_version)
         gate = release.may_check(bag=bag_of(uow, prep), checker_id=user.id, now=now,  # type: ignore[arg-type]
                                  zone=_zone_of_prep(uow, prep))
@@ -196,11 +201,16 @@ def check_preparation(uow: UnitOfWork, *, preparation_id: int, actor: str, now: 
         status = _S.CHECKED if prep.status == _S.PREPARED else _S.STORED
         updated = uow.preparations.update(dataclasses.replace(
             prep, checked_by=user.id, status=status.value, updated_at=now))
+        signed = signatures.sign(uow, signer=user, meaning=signatures.Meaning.CHECKED,
+                                 entity_type="preparation", entity_id=prep.id,  # type: ignore[arg-type]
+                                 content=record_json(updated), method=method, now=now)
         audit.append(uow, actor=user.username, action="preparation.check",
                      entity_type="preparation", entity_id=prep.id, at=now,
                      before={"status": prep.status, "checked_by": prep.checked_by},
                      after={"status": updated.status, "checked_by": user.id,
-                            "rules": list(gate.rules)})
+                            "rules": list(gate.rules),
+                            "signature": {"meaning": signed.meaning, "method": method,
+                                          "content_hash": signed.content_hash}})
         uow.commit()
         return _result(uow, updated)
 

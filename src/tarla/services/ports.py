@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from tarla.domain import course as core
+from tarla.services.capacity_ports import CapacityRepository
+from tarla.services.labs_in_ports import LabsInRepository
+
+if TYPE_CHECKING:  # signatures.py imports PasswordCheck from here
+    from tarla.services.signatures import SignatureRepository
 from tarla.services.records import (
     AdministrationRecord,
     AdverseEventRecord,
@@ -297,6 +302,23 @@ class AuditRepository(Protocol):
         """Every entry in id order (streamed)."""
         ...
     def count(self) -> int: ...
+    # anchoring and the access log (issue 13, tarla.adapters.audit_store)
+    def written_rows(self) -> list[dict[str, Any]]:
+        """``{table, id, state}`` of each clinical row written in this transaction since the
+        last call (state after the write; None: deleted), by table then id."""
+        ...
+    def current_rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """(table, id, audited state) of every clinical row (streamed)."""
+        ...
+    def baseline(self) -> dict[str, int]:
+        """Per clinical table, the highest id when anchoring began."""
+        ...
+    def access_entries(self, *, site_ids: Sequence[int] | None,
+                       patient_ids: Sequence[int] | None, actor: str | None,
+                       start: datetime | None, end: datetime | None,
+                       limit: int) -> list[AuditRecord]:
+        """Access-log entries (``access.*``, ``auth.*``), newest first."""
+        ...
 
 
 class WorklistReads(Protocol):
@@ -342,6 +364,9 @@ class UnitOfWork(Protocol):
     order_sets: OrderSetRepository
     care: CareRepository
     charges: ChargeRepository
+    capacity: CapacityRepository
+    labs_in: LabsInRepository  # issue 16: labs in by interface
+    signatures: SignatureRepository  # issue 13: e-signatures
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -321,6 +321,13 @@ class AuditRecord:
     after: Any
     prev_hash: str
     hash: str
+    #: Anchoring (issue 13): SHA-256 of ``rows`` (the audited columns of every clinical row
+    #: the entry's transaction wrote, read back after the write); None before migration 0012.
+    row_hash: str | None = None
+    rows: Any = None
+    #: The site and patient an entry is about (access log, sign-ins), hashed with the entry.
+    site_id: int | None = None
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
 from tarla.web.api import ok
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.esign import signing
 from tarla.web.pages.common import Signature, site_in_view, web_of
 from tarla.web.pages.patient import ENROL_ROLES
 from tarla.web.present import prep_summary
@@ -78,6 +79,9 @@ class ScanExceptionIn(_In):
                                 description="username of the second nurse who confirmed it "
                                             "(refused by the gate GATE-ID-EXCEPTION when "
                                             "missing)")
+    witness_password: str | None = Field(default=None, max_length=1024,
+                                         description="the second nurse's own password: their "
+                                                     "e-signature of the exception")
 
 
 class AdministrationIn(_In):
@@ -102,8 +106,13 @@ class CompletedIn(_In):
     expected_version: StrictInt | None = None
 
 
+_SIGN = ("the signer's password, re-entered: the e-signature (not needed within the site's "
+         "few minutes after signing in, TARLA_ESIGN_FRESH_MINUTES)")
+
+
 class ReleaseIn(_In):
     reason: str = Field(min_length=1, max_length=2000)
+    password: str | None = Field(default=None, max_length=1024, description=_SIGN)
 
 
 class LabelVersionIn(_In):
@@ -168,6 +177,7 @@ class StepIn(_In):
 
 class CheckIn(_In):
     expected_version: StrictInt | None = None
+    password: str | None = Field(default=None, max_length=1024, description=_SIGN)
 
 
 def scan_json(r: pharmacy.ScanResult) -> dict[str, Any]:
@@ -288,13 +298,15 @@ def api_record_administration(course_id: int, req: AdministrationIn, request: Re
                               user: CurrentUser = allow(Role.NURSE)) -> JSONResponse:
     web = web_of(request)
     exc = req.scan_exception
-    r = clinical.record_administration(
-        web.uow(), course_id=course_id, started_at=req.started_at, dose_mg=req.dose_mg,
-        actor=user.username, now=web.now(), ended_at=req.ended_at, slot=req.slot,
-        infusion_site=req.infusion_site, preparation_id=req.preparation_id,
-        patient_scan=req.patient_scan, bag_scan=req.bag_scan,
-        scan_exception_reason=exc.reason if exc else None,
-        witness=exc.witness if exc else None, idempotency_key=req.idempotency_key)
+    with signing(request, user, exc.witness_password if exc else None) as witness_signature:
+        r = clinical.record_administration(
+            web.uow(), course_id=course_id, started_at=req.started_at, dose_mg=req.dose_mg,
+            actor=user.username, now=web.now(), ended_at=req.ended_at, slot=req.slot,
+            infusion_site=req.infusion_site, preparation_id=req.preparation_id,
+            patient_scan=req.patient_scan, bag_scan=req.bag_scan,
+            scan_exception_reason=exc.reason if exc else None,
+            witness=exc.witness if exc else None, idempotency_key=req.idempotency_key,
+            witness_signature=witness_signature)
     response = _created(_administration_json(r))
     if r.replayed:
         response.status_code = 200
@@ -315,8 +327,9 @@ def _administration_json(r: clinical.AdministrationResult) -> dict[str, Any]:
 def api_release(course_id: int, req: ReleaseIn, request: Request,
                 user: CurrentUser = allow(Role.PHYSICIAN)) -> JSONResponse:
     web = web_of(request)
-    r = clinical.release_dose(web.uow(), course_id=course_id, reason=req.reason,
-                              actor=user.username, now=web.now())
+    with signing(request, user, req.password) as signature:
+        r = clinical.release_dose(web.uow(), course_id=course_id, reason=req.reason,
+                                  actor=user.username, now=web.now(), signature=signature)
     return _created({"release_id": r.release_id, "course_id": r.course_id, "slot": r.slot,
                      "for_date": r.for_date, "covers_rules": list(r.covers_rules),
                      "covers_labs": list(r.covers_labs)})
@@ -569,8 +582,10 @@ def api_preparation_step(preparation_id: int, req: StepIn, request: Request,
 def api_preparation_check(preparation_id: int, req: CheckIn, request: Request,
                           user: CurrentUser = allow(Role.PHARMACIST)) -> JSONResponse:
     web = web_of(request)
-    pharmacy.check_preparation(web.uow(), preparation_id=preparation_id, actor=user.username,
-                               now=web.now(), expected_version=req.expected_version)
+    with signing(request, user, req.password) as signature:
+        pharmacy.check_preparation(web.uow(), preparation_id=preparation_id,
+                                   actor=user.username, now=web.now(),
+                                   expected_version=req.expected_version, signature=signature)
     return ok(_prep_json(request, user, preparation_id))
 
 
@@ -610,6 +625,7 @@ class DischargeIn(_In):
     reproductive_potential: bool | None = Field(default=None, description="recorded on the "
                                                 "patient when given")
     contraception_counselled: bool = False
+    password: str | None = Field(default=None, max_length=1024, description=_SIGN)
 
 
 @router.get("/courses/{course_id}/care", summary="The care of the course's current dose: "
@@ -678,6 +694,9 @@ def api_discharge(course_id: int, req: DischargeIn, request: Request,
     from tarla.services import care
 
     web = web_of(request)
-    r = care.discharge(web.uow(), course_id=course_id, actor=user.username, now=web.now(),
-                       **req.model_dump())
+    facts = req.model_dump()
+    password = facts.pop("password", None)
+    with signing(request, user, password) as signature:
+        r = care.discharge(web.uow(), course_id=course_id, actor=user.username,
+                           now=web.now(), signature=signature, **facts)
     return _created(r.to_json())

@@ -15,6 +15,8 @@ Nothing is built at import time. ``create_app(settings)`` wires the project's bo
     /rules                       label version, rules, sign-off
     /admin/users                 user management
     /api/v1/...                  JSON API (OpenAPI at /api/v1/openapi.json)
+    /fhir/r4/..., /cds-services  interface endpoints (bearer interface token; issue 16)
+    /admin/interfaces            interface credentials
     /healthz, /static/...        without sign-in
 """
 
@@ -86,12 +88,22 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
 
     views.install(templates)
     app.state.templates = templates
+    from tarla.web import esign
+
+    esign.install(app)  # issue 13: e-signatures shown with the records they sign
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "label_version": LABEL_VERSION},
+    async def healthz() -> JSONResponse:
+        from tarla.web.problems import database_state
+
+        problem = await database_state(wired.engine)
+        if problem is not None:  # the database does not answer: not healthy
+            return JSONResponse({"status": "unavailable", "database": problem,
+                                 "label_version": LABEL_VERSION}, status_code=503,
+                                headers={"Cache-Control": "no-store", "Retry-After": "30"})
+        return JSONResponse({"status": "ok", "database": "ok", "label_version": LABEL_VERSION},
                             headers={"Cache-Control": "no-store"})
 
     from tarla.web import api
@@ -117,8 +129,33 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
 
     app.include_router(charges.router)
     app.include_router(charges.api_router)
-    api.install(app)
+    from tarla.web.pages import capacity as capacity_pages
 
+    app.include_router(capacity_pages.router)
+    app.include_router(capacity_pages.api_router)
+    api.install(app)
+    from tarla.web import cds_hooks, fhir, interface_auth  # issue 16: interface endpoints
+
+    interface_auth.install_interface_errors(app)
+    fhir.install(app)
+    cds_hooks.install(app)
+    from tarla.web.pages import interfaces as interface_pages
+
+    app.include_router(interface_pages.router)
+    from tarla.web.pages import labs_queue  # issue 16: labs in, the work queue
+
+    app.include_router(labs_queue.router)
+
+    from tarla.web.access_log import AccessLog, start_checkpoints
+    from tarla.web.pages import access as access_pages
+
+    app.include_router(access_pages.router)
+    app.include_router(access_pages.api_router)
+    app.add_middleware(AccessLog)  # issue 13: reads of a record and sign-outs, in the chain
+    start_checkpoints(app, wired.settings)  # off unless TARLA_AUDIT_CHECKPOINT_MINUTES is set
+    from tarla.web.limits import RequestGuard
+
+    app.add_middleware(RequestGuard, max_body=opts.max_body)  # before any route reads a byte
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -9,6 +9,12 @@
   403.
 - Each route names the roles it admits with :func:`allow`; the check runs before the handler,
   and the services check the actor's roles again (defence in depth).
+- A session opened with a one-time password (an administrator's reset) reaches only
+  :data:`PASSWORD_CHANGE_PATHS` until the user chooses a new password: pages redirect to
+  ``/account/password``, the API answers 403.
+- Sessions end after ``TARLA_SESSION_IDLE_MINUTES`` without a request (default 15); signing
+  in again returns to the page (``/sign-in?next=``), and a form posted after the timeout
+  returns to the page it came from.
 - Sites are walls (:mod:`tarla.services.scope`): every read passes the user's
   :attr:`CurrentUser.scope` to the services, and every write names the user as the actor; a
   record of another site is answered 404, as one that does not exist.
@@ -29,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tarla.services.scope import Scope
 from tarla.services.vocab import Role
-from tarla.web.problems import Problem, SignInRequired
+from tarla.web.problems import PasswordChangeRequired, Problem, SignInRequired
 
 __all__ = ["CurrentUser", "SESSION_COOKIE", "CSRF_HEADER", "current_user", "optional_user",
            "allow", "ANY_ROLE", "hash_password", "verify_password", "client_ip",
@@ -39,6 +45,9 @@ SESSION_COOKIE = "tarla_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: All a session opened with a one-time password may reach until the password is changed.
+PASSWORD_CHANGE_PATHS = frozenset({"/account/password", "/sign-out", "/api/v1/session",
+                                   "/api/v1/me"})
 ANY_ROLE: frozenset[Role] = frozenset(Role)
 
 _hasher = PasswordHasher()
@@ -75,6 +84,8 @@ class CurrentUser:
     roles: frozenset[str]
     site_id: int | None
     csrf_token: str
+    must_change: bool = False  # signed in with a one-time password: choose a new one first
+    signed_in_at: datetime | None = None  # when this session was authenticated
 
     def has(self, *roles: Role) -> bool:
         return any(r.value in self.roles for r in roles)
@@ -117,7 +128,8 @@ def _load(request: Request) -> CurrentUser | None:
     if found is None or not found.active:
         return None
     current = CurrentUser(found.session.user_id, found.username, found.display_name,
-                          found.roles, found.site_id, found.session.csrf_token)
+                          found.roles, found.site_id, found.session.csrf_token,
+                          must_change=found.must_change, signed_in_at=found.session.created_at)
     request.state.user = current
     return current
 
@@ -131,6 +143,8 @@ async def current_user(request: Request) -> CurrentUser:
     user = await run_in_threadpool(_load, request)
     if user is None:
         raise SignInRequired()
+    if user.must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired()
     if request.method in UNSAFE_METHODS and not await _csrf_ok(request, user.csrf_token):
         raise Problem(403, "Forbidden", "the form or request is missing its CSRF token (or it "
                       "is stale): reload the page and try again",

@@ -37,9 +37,21 @@ def _care_text(care: dict[str, Any] | None) -> str:
     return " ".join(parts)
 
 
+def _booked_text(booked: tuple[datetime | None, datetime, datetime], zone: ZoneInfo) -> str:
+    labs_at, start, until = booked
+    labs = "" if labs_at is None else f"Blood draw at {labs_at.astimezone(zone):%H:%M}; "
+    return (f"{labs}infusion booked at {start.astimezone(zone):%a %d %b %H:%M}, until "
+            f"{until.astimezone(zone):%a %d %b %H:%M}. ")
+
+
 def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: ZoneInfo,
-                    site_name: str, now: datetime, label_version: str) -> bytes:
-    """``label_version``: the version the patient's course is on, written into each dose."""
+                    site_name: str, now: datetime, label_version: str,
+                    bookings: dict[str, tuple[datetime | None, datetime, datetime]] | None = None,
+                    ) -> bytes:
+    """``label_version``: the version the patient's course is on, written into each dose.
+    ``bookings``: the accepted appointments by slot (labs, infusion start, end of the stay,
+    issue 12): a booked dose gets its real times and its 48 h window counts from the booked
+    start; an unbooked one keeps the all-day event and the planned start."""
     cal = Calendar()
     cal.add("prodid", "-//Tarla//IMDELLTRA course//EN")
     cal.add("version", "2.0")
@@ -52,13 +64,20 @@ def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: Zo
         ev = Event()
         ev.add("uid", f"tarla-p{patient_id}-{dose['slot']}-{due.isoformat()}-dose@tarla")
         ev.add("dtstamp", now)
-        ev.add("dtstart", due)
-        ev.add("dtend", due + timedelta(days=1))
+        booked = (bookings or {}).get(dose["slot"])
+        if booked is not None:
+            labs_at, infusion_at, until = booked
+            ev.add("dtstart", (labs_at or infusion_at).astimezone(zone))
+            ev.add("dtend", until.astimezone(zone))
+        else:
+            ev.add("dtstart", due)
+            ev.add("dtend", due + timedelta(days=1))
         status = " (ON HOLD: the centre will call)" if dose.get("decision") == "hold" else ""
         ev.add("summary", f"IMDELLTRA {dose['dose_mg']} mg infusion ({dose['slot']}){status}")
         ev.add("location", site_name)
         ev.add("description", (
             f"Dose {dose['slot']}, {dose['dose_mg']} mg, at {site_name}. "
+            + ("" if booked is None else _booked_text(booked, zone))
             + _care_text(care)
             + f" Dates move if a dose is given late or held. Label {label_version}."))
         ev.add("transp", "TRANSPARENT")
@@ -66,7 +85,8 @@ def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: Zo
         prox = (care or {}).get("proximity")
         if not prox:
             continue
-        start = datetime.combine(due, PLANNED_START, zone)
+        start = (datetime.combine(due, PLANNED_START, zone) if booked is None
+                 else booked[1].astimezone(zone))
         hours = float(prox["until_hours_from_start"])
         within = prox["within_hours"]
         window = Event()
@@ -88,8 +108,10 @@ def course_calendar(*, patient_id: int, upcoming: list[dict[str, Any]], zone: Zo
             f"{within:g} hour of {site_name}"
             + (" with a caregiver with you" if prox.get("caregiver") else "")
             + ". Do not drive. This window counts from the actual start of the infusion; it "
-            f"is shown here from a planned start at {PLANNED_START:%H:%M} — move it if the "
-            "infusion starts at another time. Call the centre at once for fever, "
+            + (f"is shown here from a planned start at {PLANNED_START:%H:%M}"
+               if booked is None else f"is shown here from the booked start at {start:%H:%M}")
+            + " — move it if the infusion starts at another time. Call the centre at once "
+            "for fever, "
             "breathlessness, dizziness, confusion or unusual sleepiness."))
         alarm = Alarm()
         alarm.add("action", "DISPLAY")

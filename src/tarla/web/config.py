@@ -3,10 +3,22 @@
     TARLA_COOKIE_SECURE       ``1`` always mark the session cookie Secure, ``0`` never,
                               ``auto`` (default) when the request came over https
                               (behind a proxy: run uvicorn with --proxy-headers)
-    TARLA_SESSION_IDLE_MINUTES   sign out after this long without a request (default 480)
+    TARLA_SESSION_IDLE_MINUTES   sign out after this long without a request (default 15, for
+                                 shared workstations: site policy)
     TARLA_SESSION_HOURS          sign out this long after sign-in whatever happens (default 14)
     TARLA_LOGIN_MAX_FAILURES     failed sign-ins allowed per user and address ... (default 5)
     TARLA_LOGIN_WINDOW_MINUTES   ... within this many minutes (default 15); then 429
+    TARLA_LOGIN_ADDRESS_MAX_FAILURES  failed sign-ins allowed from one address, whatever the
+                              usernames, within the same window (default 20); then 429
+    TARLA_ESIGN_FRESH_MINUTES    an e-signature without the password re-entered is accepted
+                              this long after the signer's own sign-in (default 5; 0: always
+                              re-enter the password)
+    TARLA_RESET_HOURS         a one-time password an administrator issues expires after this
+                              many hours (default 24)
+    TARLA_MAX_BODY_BYTES      the largest request body accepted (default 1048576); larger: 413
+    TARLA_TRUSTED_PROXIES     addresses of reverse proxies whose X-Forwarded-For/-Proto
+                              headers are believed (comma-separated; default: none, so no
+                              header is trusted); read by ``tarla serve``
     TARLA_SECRET_KEY          the key that signs the wallet card's QR links (the patient's
                               passport); or TARLA_SECRET_KEY_FILE, a file holding it. Neither:
                               a random key per process, so links die with a restart and do not
@@ -21,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["WebOptions", "load_web_options"]
+__all__ = ["WebOptions", "load_web_options", "trusted_proxies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +44,13 @@ class WebOptions:
     login_max_failures: int = 5
     login_window: timedelta = timedelta(minutes=15)
     secret_key: str | None = None  # None: a random key per app (see TARLA_SECRET_KEY)
+    login_address_max_failures: int = 20
+    esign_fresh: timedelta = timedelta(minutes=5)
+    reset_valid: timedelta = timedelta(hours=24)
+    max_body: int = 1024 * 1024
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, zero: bool = False) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -42,7 +58,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SystemExit(f"error: {name}: {raw!r} is not a whole number") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not zero):
         raise SystemExit(f"error: {name}: must be positive")
     return value
 
@@ -71,8 +87,31 @@ def load_web_options(environ: Mapping[str, str] | None = None) -> WebOptions:
     return WebOptions(
         cookie_secure=secure,
         secret_key=key or None,
-        session_idle=timedelta(minutes=_int(env, "TARLA_SESSION_IDLE_MINUTES", 480)),
+        session_idle=timedelta(minutes=_int(env, "TARLA_SESSION_IDLE_MINUTES", 15)),
         session_absolute=timedelta(hours=_int(env, "TARLA_SESSION_HOURS", 14)),
         login_max_failures=_int(env, "TARLA_LOGIN_MAX_FAILURES", 5),
         login_window=timedelta(minutes=_int(env, "TARLA_LOGIN_WINDOW_MINUTES", 15)),
+        login_address_max_failures=_int(env, "TARLA_LOGIN_ADDRESS_MAX_FAILURES", 20),
+        esign_fresh=timedelta(minutes=_int(env, "TARLA_ESIGN_FRESH_MINUTES", 5, zero=True)),
+        reset_valid=timedelta(hours=_int(env, "TARLA_RESET_HOURS", 24)),
+        max_body=_int(env, "TARLA_MAX_BODY_BYTES", 1024 * 1024),
     )
+
+
+def trusted_proxies(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``TARLA_TRUSTED_PROXIES`` as a list (empty: no forwarded header is trusted)."""
+    import ipaddress
+
+    env = os.environ if environ is None else environ
+    out = []
+    for item in env.get("TARLA_TRUSTED_PROXIES", "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SystemExit(f"error: TARLA_TRUSTED_PROXIES: {item!r} is not an address or "
+                             "network") from None
+        out.append(item)
+    return out

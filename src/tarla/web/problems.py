@@ -10,6 +10,8 @@ error is always a 4xx; a bug is a 500 that says so without a traceback.
     NotEnoughInformation                                -> 422
     NotFound -> 404, Forbidden -> 403, Conflict/AlreadyRecorded -> 409
     HTTPException                                       -> its status
+    a database error: down, read-only, full, locked      -> 503 (``Retry-After``)
+    a database error: a value too long / out of range    -> 422
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tarla.domain.errors import InvalidInput, NotEnoughInformation, ParseError
@@ -35,7 +44,8 @@ from tarla.services.errors import (
 )
 
 __all__ = ["Problem", "problem_response", "install_error_handlers", "field_errors",
-           "PROBLEM_JSON", "is_api", "SignInRequired"]
+           "PROBLEM_JSON", "is_api", "SignInRequired", "database_state",
+           "PasswordChangeRequired"]
 
 PROBLEM_JSON = "application/problem+json"
 _BASE = "https://tarla.example/problems/"  # stable identifiers; not fetched by anyone
@@ -44,6 +54,10 @@ log = logging.getLogger("tarla.web")
 
 class SignInRequired(Exception):
     """Raised by the auth dependency: pages redirect to sign-in, the API answers 401."""
+
+
+class PasswordChangeRequired(SignInRequired):
+    """Signed in with a one-time password: pages go to ``/account/password``, the API 403."""
 
 
 class Problem(Exception):
@@ -133,6 +147,55 @@ def _classify(exc: Exception) -> tuple[int, str, str, list[dict[str, str]], str]
     raise TypeError(exc)  # pragma: no cover
 
 
+#: SQLSTATEs that mean "the database cannot take this now" (PostgreSQL): read-only
+#: transaction, disk full, out of memory, too many connections, lock not available, query
+#: cancelled (statement or lock timeout), admin shutdown, cannot connect now.
+_UNAVAILABLE = {"25006", "53100", "53200", "53300", "55P03", "57014", "57P01", "57P03"}
+
+
+def _database_problem(exc: Exception) -> tuple[int, str, str, str] | None:
+    """(status, title, detail, kind) of a database error: 503 when the database is down,
+    read-only, full or locked (the request may be retried; nothing was saved); 422 when it
+    refused a value (too long, out of range); 409 for a unique key taken meanwhile; None for
+    anything else (a bug: 500)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(exc, DataError) or (code or "").startswith("22"):
+        return (422, "Invalid input", "a value is too long or out of range for the record: "
+                "nothing was saved", "invalid-input")
+    if isinstance(exc, (OperationalError, DisconnectionError)) or code in _UNAVAILABLE \
+            or getattr(exc, "connection_invalidated", False):
+        return (503, "Database unavailable", "the database cannot take this request now "
+                "(unreachable, read-only, full or busy): nothing was saved; try again in a "
+                "moment, and tell the system administrator if it lasts", "database-unavailable")
+    if isinstance(exc, IntegrityError) or (code or "").startswith("23"):
+        return (409, "Conflict", "this conflicts with a record saved meanwhile: nothing was "
+                "saved; reload and try again", "conflict")
+    return None
+
+
+async def database_state(engine: Any, timeout: float = 3.0) -> str | None:
+    """None when the database answers a real read (its schema version) within ``timeout``
+    seconds; otherwise what is wrong (for ``/healthz``)."""
+    import asyncio
+
+    from sqlalchemy import text
+    from starlette.concurrency import run_in_threadpool
+
+    def probe() -> None:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout * 1000)}"))
+            conn.execute(text("SELECT version_num FROM alembic_version")).all()
+
+    try:
+        await asyncio.wait_for(run_in_threadpool(probe), timeout)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, said as such
+        return type(exc).__name__
+    return None
+
+
 def _summary(errors: list[dict[str, str]]) -> str:
     if not errors:
         return "the request is not valid"
@@ -168,12 +231,36 @@ def install_error_handlers(app: FastAPI) -> None:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
+        if request.method != "GET":  # a form posted after the timeout: back to its page
+            from urllib.parse import urlsplit
+
+            came = urlsplit(request.headers.get("referer", ""))
+            same = not came.netloc or came.netloc == request.url.netloc
+            target = (came.path + (f"?{came.query}" if came.query else "")) \
+                if same and came.path.startswith("/") else "/"
+        from urllib.parse import quote, urlsplit
+
         if request.headers.get("HX-Request"):
-            # HTMX would swap the sign-in page into a fragment: ask for a full redirect.
-            return Response(status_code=401, headers={"HX-Redirect": "/sign-in"})
-        from urllib.parse import quote
+            # HTMX would swap the sign-in page into a fragment: ask for a full redirect, back
+            # to the page the user was on once signed in again.
+            page = urlsplit(request.headers.get("HX-Current-URL", ""))
+            back = page.path + (f"?{page.query}" if page.query else "")
+            where = f"/sign-in?next={quote(back, safe='/')}" if back.startswith("/") \
+                and not back.startswith("//") else "/sign-in"
+            return Response(status_code=401, headers={"HX-Redirect": where})
 
         return RedirectResponse(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
+
+    async def change_first(request: Request, exc: Exception) -> Response:
+        detail = ("an administrator issued you a one-time password: choose your own password "
+                  "first (/account/password)")
+        if is_api(request):
+            return problem_response(403, "Password change required", detail,
+                                    [{"field": "password", "message": "choose a new password "
+                                      "first"}], kind="password-change-required")
+        if request.headers.get("HX-Request"):
+            return Response(status_code=403, headers={"HX-Redirect": "/account/password"})
+        return RedirectResponse("/account/password", status_code=303)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -192,9 +279,31 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(500, "Internal error", detail, kind="internal")
         return _html_error(request, 500, "Something went wrong", detail)
 
+    async def database_down(request: Request, exc: Exception) -> Response:
+        found = _database_problem(exc)
+        if found is None:
+            return await bug(request, exc)
+        status, title, detail, kind = found
+        if status >= 500:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        else:
+            log.info("database refused a value on %s %s", request.method, request.url.path)
+        headers = {"Retry-After": "30"} if status == 503 else None
+        if is_api(request):
+            return problem_response(status, title, detail,
+                                    [{"field": "database" if status == 503 else "body",
+                                      "message": detail}], kind, headers)
+        response = _html_error(request, status, title, detail)
+        if headers:
+            response.headers.update(headers)
+        return response
+
     for cls in (Problem, RequestValidationError, ValidationError, InvalidInput,
                 NotEnoughInformation, ServiceError):
         app.add_exception_handler(cls, mapped)
+    app.add_exception_handler(DBAPIError, database_down)
     app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(PasswordChangeRequired, change_first)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, bug)

@@ -1,10 +1,12 @@
 """Server-side web sessions and failed sign-in attempts (tables ``web_sessions`` and
-``web_login_attempts``, created by migration ``zz_web_0001``).
+``web_login_attempts``, created by migration ``zz_web_0001``), and the one-time passwords an
+administrator issued (``web_password_resets``, migration ``0013_accounts``).
 
 The cookie holds only a random id (256 bits); the table stores its SHA-256, so a copy of the
 database does not hand out live sessions. Each session carries its own CSRF token. Sign-in
-failures are counted per (username, client address) over a sliding window, in the database,
-so every server worker sees the same count.
+failures are counted per (username, client address) and per address over a sliding window,
+in the database, so every server worker sees the same count; failures from one address never
+lock the user out at another.
 
 This is an adapter of the web entry point (SQLAlchemy Core over the project's engine); the
 routes call :class:`SessionStore`, never SQL.
@@ -41,7 +43,8 @@ from tarla.adapters import orm
 from tarla.adapters.db import WRITE_OPTION
 from tarla.adapters.orm import UtcDateTime
 
-__all__ = ["metadata", "web_sessions", "web_login_attempts", "WebSession", "SessionUser",
+__all__ = ["metadata", "web_sessions", "web_login_attempts", "web_password_resets",
+           "WebSession", "SessionUser",
            "SessionStore",
            "new_token", "token_hash"]
 
@@ -68,6 +71,15 @@ web_login_attempts = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("ok", Boolean, nullable=False),
     Index("ix_web_login_attempts_username_ip_at", "username", "ip", "at"),
+)
+
+
+web_password_resets = Table(
+    "web_password_resets", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("issued_by", String(64), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -98,6 +110,7 @@ class SessionUser:
     site_id: int | None
     active: bool
     roles: frozenset[str]
+    must_change: bool = False  # an administrator issued a one-time password: change it first
 
 
 class SessionStore:
@@ -160,8 +173,10 @@ class SessionStore:
                 return None
             roles = frozenset(x.role for x in conn.execute(
                 select(r.c.role).where(r.c.user_id == session.user_id)))
+            reset = conn.execute(select(web_password_resets.c.user_id).where(
+                web_password_resets.c.user_id == session.user_id)).first()
         return SessionUser(session, row.username, row.display_name, row.site_id,
-                           bool(row.active), roles)
+                           bool(row.active), roles, must_change=reset is not None)
 
     def delete(self, token: str) -> None:
         with self._write() as conn:
@@ -184,6 +199,45 @@ class SessionStore:
                        web_login_attempts.c.ok.is_(False),
                        web_login_attempts.c.at > now - window)).one()
         return int(row[0]), row[1]
+
+    def failures_from(self, ip: str, now: datetime, window: timedelta,
+                      ) -> tuple[int, datetime | None]:
+        """(failed attempts from one address in the window, whatever the usernames, the
+        oldest of them): the limit on guessing many names from one place."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.min(web_login_attempts.c.at))
+                .where(web_login_attempts.c.ip == ip[:64],
+                       web_login_attempts.c.ok.is_(False),
+                       web_login_attempts.c.at > now - window)).one()
+        return int(row[0]), row[1]
+
+    def locked_addresses(self, username: str, now: datetime, window: timedelta,
+                         limit: int) -> list[str]:
+        """The addresses from which ``username`` may not sign in now (too many failures)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(web_login_attempts.c.ip, func.count())
+                .where(web_login_attempts.c.username == username.casefold()[:64],
+                       web_login_attempts.c.ok.is_(False),
+                       web_login_attempts.c.at > now - window)
+                .group_by(web_login_attempts.c.ip)).all()
+        return sorted(ip for ip, n in rows if n >= limit)
+
+    def clear_failures(self, username: str) -> int:
+        """Unlock: forget the user's failed sign-ins from every address; returns how many."""
+        with self._write() as conn:
+            done = conn.execute(delete(web_login_attempts).where(
+                web_login_attempts.c.username == username.casefold()[:64],
+                web_login_attempts.c.ok.is_(False)))
+        return int(done.rowcount or 0)
+
+    def reset_expired(self, user_id: int, now: datetime) -> bool:
+        """Whether the user holds a one-time password that has expired."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(web_password_resets.c.expires_at).where(
+                web_password_resets.c.user_id == user_id)).first()
+        return row is not None and now >= row.expires_at
 
     def record_attempt(self, username: str, ip: str, now: datetime, ok: bool) -> None:
         with self._write() as conn:

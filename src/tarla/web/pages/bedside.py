@@ -35,6 +35,7 @@ from tarla.services.errors import Conflict, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
+from tarla.web.esign import signing
 from tarla.web.pages.alerts import stop_infusion_alerts
 from tarla.web.pages.common import (
     FormErrors,
@@ -165,7 +166,8 @@ def _grade(kind: str, data: dict[str, Any], errors: FormErrors) -> tuple[Any, di
 
 #: the fields of the charting form a refusal can name (others go to the banner only)
 DOSE_FIELDS = ("patient_scan", "bag_scan", "started_at", "ended_at", "infusion_site",
-               "scan_exception.reason", "scan_exception.witness", "preparation_id")
+               "scan_exception.reason", "scan_exception.witness",
+               "scan_exception.witness_password", "preparation_id")
 
 
 def _page(request: Request, user: CurrentUser, course_id: int, *,
@@ -270,19 +272,22 @@ def _record_dose(request: Request, course_id: int, user: CurrentUser,
         errors["preparation_id"] = "choose a bag from the list"
     if errors:
         return _page(request, user, course_id, status=422, admin_v=values, admin_errors=errors)
+    witness_password = values.pop("scan_exception.witness_password", None)  # never re-shown
     try:
-        result = clinical.record_administration(
-            web.uow(), course_id=course_id, started_at=started,  # type: ignore[arg-type]
-            actor=user.username, now=web.now(),
-            dose_mg=int(shown_dose) if shown_dose.isdigit() else None,
-            slot=_text(values, "slot_shown"),
-            patient_scan=values.get("patient_scan") or None,
-            bag_scan=values.get("bag_scan") or None,
-            preparation_id=int(bag) if bag else None,
-            scan_exception_reason=_text(values, "scan_exception.reason"),
-            witness=_text(values, "scan_exception.witness"), ended_at=ended,
-            infusion_site=(_text(values, "infusion_site") or "")[:64] or None,
-            idempotency_key=values.get("idempotency_key") or None)
+        with signing(request, user, witness_password) as witness_signature:
+            result = clinical.record_administration(
+                web.uow(), course_id=course_id, started_at=started,  # type: ignore[arg-type]
+                actor=user.username, now=web.now(),
+                dose_mg=int(shown_dose) if shown_dose.isdigit() else None,
+                slot=_text(values, "slot_shown"),
+                patient_scan=values.get("patient_scan") or None,
+                bag_scan=values.get("bag_scan") or None,
+                preparation_id=int(bag) if bag else None,
+                scan_exception_reason=_text(values, "scan_exception.reason"),
+                witness=_text(values, "scan_exception.witness"), ended_at=ended,
+                infusion_site=(_text(values, "infusion_site") or "")[:64] or None,
+                idempotency_key=values.get("idempotency_key") or None,
+                witness_signature=witness_signature)
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
         return _page(request, user, course_id, status=form_status(exc), admin_v=values,
                      admin_errors=errors_of(exc),
@@ -455,8 +460,10 @@ def _release(request: Request, course_id: int, user: CurrentUser, form: Any) -> 
     web = web_of(request)
     reason = str(form.get("reason") or "")
     try:
-        result = clinical.release_dose(web.uow(), course_id=course_id, reason=reason,
-                                       actor=user.username, now=web.now())
+        with signing(request, user, str(form.get("password") or "")) as signature:
+            result = clinical.release_dose(web.uow(), course_id=course_id, reason=reason,
+                                           actor=user.username, now=web.now(),
+                                           signature=signature)
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
         return _page(request, user, course_id, status=form_status(exc),
                      release_errors=errors_of(exc), release_v={"reason": reason},

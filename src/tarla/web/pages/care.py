@@ -24,6 +24,7 @@ from tarla.services.errors import Conflict, Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import CurrentUser, allow
+from tarla.web.esign import signed
 from tarla.web.pages.common import FormErrors, errors_of, form_status, local_moment, web_of
 from tarla.web.present import refusal_view
 
@@ -192,14 +193,17 @@ def _discharge(request: Request, course_id: int, user: CurrentUser,
     potential = {"yes": True, "no": False}.get(values.get("reproductive_potential", ""))
     if errors:
         return _page(request, user, course_id, status=422, care_v=values, care_errors=errors)
-    return _run(request, user, course_id, values, lambda: care.discharge(
-        web.uow(), course_id=course_id, discharged_at=at, actor=user.username,  # type: ignore[arg-type]
-        now=web.now(), patient_counselled_at=patient_at, caregiver_counselled_at=caregiver_at,
-        no_driving_counselled=_flag(values, "no_driving_counselled"),
-        caregiver_name=values.get("caregiver_name"),
-        caregiver_phone=values.get("caregiver_phone"),
-        stay_address=values.get("stay_address"),
-        stay_address_confirmed=_flag(values, "stay_address_confirmed"),
-        reproductive_potential=potential,
-        contraception_counselled=_flag(values, "contraception_counselled")),
+    return _run(request, user, course_id, values, lambda: signed(
+        request, user, values.get("password"), lambda signature: care.discharge(
+            web.uow(), course_id=course_id, discharged_at=at, actor=user.username,  # type: ignore[arg-type]
+            now=web.now(), patient_counselled_at=patient_at,
+            caregiver_counselled_at=caregiver_at,
+            no_driving_counselled=_flag(values, "no_driving_counselled"),
+            caregiver_name=values.get("caregiver_name"),
+            caregiver_phone=values.get("caregiver_phone"),
+            stay_address=values.get("stay_address"),
+            stay_address_confirmed=_flag(values, "stay_address_confirmed"),
+            reproductive_potential=potential,
+            contraception_counselled=_flag(values, "contraception_counselled"),
+            signature=signature)),
         lambda r: (f"Discharged after {r.slot}.", {"discharged": r}))

@@ -175,9 +175,12 @@ def patient_calendar(request: Request, patient_id: int,
     web = web_of(request)
     now = web.now()
     view = patient_view(web.uow(), web.read, patient_id=patient_id, now=now, viewer=user.scope)
+    from tarla.services.capacity import booked_times
+
+    booked = booked_times(web.uow(), patient_id=patient_id, viewer=user.scope)
     body = course_calendar(patient_id=patient_id, upcoming=view["upcoming"], zone=view["zone"],
                            site_name=view["site"].name, now=now,
-                           label_version=view["course_label_version"])
+                           label_version=view["course_label_version"], bookings=booked)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="imdelltra-{patient_id}.ics"'})
 

@@ -32,6 +32,7 @@ from tarla.services.errors import Refused, ServiceError
 from tarla.services.queries import evaluate_patient
 from tarla.services.vocab import Role
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
+from tarla.web.esign import signing
 from tarla.web.pages.common import (
     FormErrors,
     errors_of,
@@ -309,9 +310,11 @@ def _check(request: Request, preparation_id: int, user: CurrentUser, form: Any) 
     web = web_of(request)
     version = str(form.get("version") or "")
     try:
-        pharmacy.check_preparation(web.uow(), preparation_id=preparation_id,
-                                   actor=user.username, now=web.now(),
-                                   expected_version=int(version) if version.isdigit() else None)
+        with signing(request, user, str(form.get("password") or "")) as signature:
+            pharmacy.check_preparation(web.uow(), preparation_id=preparation_id,
+                                       actor=user.username, now=web.now(),
+                                       expected_version=int(version) if version.isdigit()
+                                       else None, signature=signature)
     except (InvalidInput, NotEnoughInformation, ServiceError) as exc:
         return _page(request, user, preparation_id, status=form_status(exc), **_failure(exc))
     return RedirectResponse(f"/pharmacy/preparations/{preparation_id}", status_code=303)
