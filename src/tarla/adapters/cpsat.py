@@ -41,6 +41,7 @@ from tarla.domain.capacity import (
     Usage,
     first_come_first_served,
     longest_first,
+    overdue_on,
     plan_from_starts,
     planned_interval,
 )
@@ -376,18 +377,9 @@ def _day_by_day(model: Model, budget_s: float, seed: int, workers: int) -> Plan:
     for day in range(model.days):
         ready: list[tuple[int, int]] = []
         for i, dem in enumerate(model.demands):
-            c = by_day[i].get(day)
-            if dem.key in starts or c is None:
-                continue
-            overdue = c.late_days
-            if dem.follows is not None:
-                if dem.follows not in starts:
-                    continue
-                due_day = model.day_of(starts[dem.follows]) + planned_interval(model, i)
-                if day < due_day:
-                    continue
-                overdue = day - due_day
-            ready.append((i, overdue))
+            overdue = None if dem.key in starts else overdue_on(model, i, day, starts, by_day)
+            if overdue is not None:
+                ready.append((i, overdue))
         if not ready:
             continue
         lo, hi = model.midnights[max(0, day - 2)], model.midnights[min(day + 2, model.days)]

@@ -32,7 +32,7 @@ time); :func:`longest_first` a better greedy plan (a solver's warm start); a sol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, Protocol
@@ -43,7 +43,7 @@ from tarla.domain.errors import InvalidInput
 __all__ = ["OpeningHours", "NurseShift", "Centre", "Demand", "Booking", "Shortage", "Plan",
            "Refusal", "Candidate", "Model", "PlanSolver", "Usage", "build_model",
            "first_come_first_served", "longest_first", "check_booking", "plan_from_starts", "diagnose",
-           "planned_interval",
+           "planned_interval", "overdue_on",
            "COMPOUNDING_LEAD_MINUTES", "Resource", "Status"]
 
 Resource = Literal["chair", "bed"]
@@ -509,19 +509,9 @@ def longest_first(model: Model) -> Plan:
     for day in range(model.days):
         ready: list[tuple[int, int]] = []  # (days overdue, index)
         for i in pending:
-            c = by_day[i].get(day)
-            dem = model.demands[i]
-            if c is None:
-                continue
-            overdue = c.late_days
-            if dem.follows is not None:
-                if dem.follows not in starts:
-                    continue
-                due_day = model.day_of(starts[dem.follows]) + planned_interval(model, i)
-                if day < due_day:
-                    continue
-                overdue = day - due_day
-            ready.append((overdue, i))
+            overdue = overdue_on(model, i, day, starts, by_day)
+            if overdue is not None:
+                ready.append((overdue, i))
         ready.sort(key=lambda r: (-r[0], model.demands[r[1]].kind != "bed",
                                   -model.demands[r[1]].occupies_minutes,
                                   model.demands[r[1]].key))
@@ -540,6 +530,23 @@ def longest_first(model: Model) -> Plan:
         pending = [i for i in pending if model.demands[i].key not in starts]
     return plan_from_starts(model, starts, status="feasible", objective=None, bound=None,
                             solve_seconds=0.0)
+
+
+def overdue_on(model: Model, i: int, day: int, starts: Mapping[str, int],
+               by_day: Sequence[Mapping[int, Candidate]]) -> int | None:
+    """How many days dose ``i`` is overdue on horizon ``day``, or None when it is not ready
+    that day: no start is possible then, or it follows a dose not booked yet or booked less
+    than the label's interval before (the constructive passes of both planners use this)."""
+    c = by_day[i].get(day)
+    if c is None:
+        return None
+    follows = model.demands[i].follows
+    if follows is None:
+        return c.late_days
+    if follows not in starts:
+        return None
+    due_day = model.day_of(starts[follows]) + planned_interval(model, i)
+    return None if day < due_day else day - due_day
 
 
 def _closes_on(model: Model, minute: int) -> int | None:
