@@ -149,3 +149,17 @@ def test_a_body_that_is_not_json_is_400_and_an_unknown_service_404(ehr) -> None:
                  headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert ehr.post("/cds-services/nope", json={}).status_code == 404
+
+
+def test_a_cds_hooks_call_is_in_the_access_log_under_the_interfaces_name(app, ehr) -> None:
+    from sqlalchemy import text
+
+    pid = restart_patient(app)
+    _cards(ehr.post("/cds-services/tarla-order-sign",
+                    json=cds_request("order-sign", mrn=RESTART_MRN, dose=10)))
+    with app.state.bootstrapped.engine.connect() as conn:
+        (actor, entity, after), = list(conn.execute(text(
+            "SELECT actor, entity_id, after FROM audit_log WHERE action = 'access.read' "
+            "ORDER BY id DESC LIMIT 1")))
+    assert actor.startswith("interface:") and entity == str(pid)
+    assert '"what": "CDS Hooks order-sign"' in after and '"channel": "cds-hooks"' in after

@@ -47,9 +47,11 @@ from tarla.adapters.fhir_out import mrn_system
 from tarla.domain.errors import InvalidInput, NotEnoughInformation
 from tarla.domain.order_check import Finding
 from tarla.label.products import PRODUCTS
+from tarla.services import audit
 from tarla.services.errors import NotFound
 from tarla.services.interfaces import READ, InterfaceCaller
 from tarla.services.order_advice import Advice, advise_order
+from tarla.web.auth import client_ip
 from tarla.web.interface_auth import InterfaceError, require_interface
 
 __all__ = ["router", "install", "SERVICES"]
@@ -292,6 +294,11 @@ async def call_service(service_id: str, request: Request,
             cards.append(_notice("Tarla could not decide on this order",
                                  f"The course engine could not decide: {exc}", oid))
             continue
+        # the engine read this patient's record for the interface: an access-log entry
+        audit.record_access(web.uow(), actor=f"interface:{caller.name}"[:64], user_id=None,
+                            scope=caller.scope, what=f"CDS Hooks {service['hook']}",
+                            channel="cds-hooks", address=client_ip(request), at=web.now(),
+                            path=request.url.path, patient_id=advice.patient_id)
         link = f"{base}/patients/{advice.patient_id}"
         cards.extend(_card(f, order_id=oid, order=order, link=link) for f in advice.findings)
     return JSONResponse({"cards": cards})
