@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -213,6 +214,12 @@ def _care_of(slot: PlannedSlot, rules: Rules) -> Care:
     return care_for(slot.cycle, slot.day, rules)
 
 
+def _cite_slot(slot: PlannedSlot, rules: Rules) -> Citation:
+    """``cite(slot.rule)``: the label's citation of a built slot, shared by every decision."""
+    built = rules.slot_citations
+    return built[slot.index] if slot.index < len(built) else cite(slot.rule)
+
+
 def _family(slot: PlannedSlot, dose_mg: int, restart_step: int, rules: Rules) -> LastDose:
     if dose_mg == rules.step_up_dose:
         return _FAMILY_1MG
@@ -249,6 +256,9 @@ class _Expectation(NamedTuple):
 _PLANNED, _CONTINUE, _STEP_UP = DoseKind.PLANNED, DoseKind.RESTART_CONTINUE, DoseKind.RESTART_STEP_UP
 _FAMILY_1MG, _FAMILY_FIRST_10MG, _FAMILY_LATER_10MG = (LastDose.STEP_UP_1MG, LastDose.FIRST_10MG,
                                                        LastDose.LATER_10MG)
+#: Builds a NamedTuple of the hot path (GivenDose, _Expectation) from a tuple of its fields,
+#: without ``NamedTuple.__new__``'s argument parsing.
+_new_tuple = tuple.__new__
 
 
 def _step(rules: Rules, last_index: int, last_ord: int, last_dose: int, last_step: int,
@@ -284,8 +294,8 @@ def _expect(last: GivenDose | None, on: date, rules: Rules) -> _Expectation:
     """What the label calls for on local date ``on`` after the last dose given."""
     if last is None:
         first = rules.slot(0)
-        return _Expectation(first, first.dose_mg, None, _PLANNED, 0, None, first.rule, None, None,
-                            rules.step_gap)
+        return _new_tuple(_Expectation, (first, first.dose_mg, None, _PLANNED, 0, None,
+                                         first.rule, None, None, rules.step_gap))
     index, dose, due, kind, step, days, gap, t4 = _step(
         rules, last.slot.index, last.local_date.toordinal(), last.dose_mg, last.restart_step,
         last.family, on.toordinal())
@@ -295,8 +305,8 @@ def _expect(last: GivenDose | None, on: date, rules: Rules) -> _Expectation:
     if t4:
         table4 = rules.step_up_row[last.family] if kind is _STEP_UP and step == 1 else \
             rules.continue_row[last.family]
-    return _Expectation(slot, dose, date.fromordinal(due), kind, step, days, interval_row,
-                        table4, last.local_date, rules.step_gap)
+    return _new_tuple(_Expectation, (slot, dose, date.fromordinal(due), kind, step, days,
+                                     interval_row, table4, last.local_date, rules.step_gap))
 
 
 # --------------------------------------------------------------------------- validation
@@ -362,6 +372,8 @@ def _fast_order(items: Sequence[Administration], as_of: datetime,
     check; any closer pair (or a duplicate) goes to the exact path."""
     zone_of_all = None
     doses = rules.doses
+    previous = None
+    in_order = True  # each start more than 48 h after the one before it (the usual input)
     for adm in items:
         started = adm.started_at
         if type(started) is not datetime:
@@ -378,13 +390,19 @@ def _fast_order(items: Sequence[Administration], as_of: datetime,
         if ended is not None and (type(ended) is not datetime or ended.tzinfo is not tz
                                   or ended < started):  # same zone object: as the exact path
             return None
-    starts = [adm.started_at for adm in items]
-    order = sorted(range(len(starts)), key=starts.__getitem__)
-    for prev, cur in zip(order, order[1:]):
-        if starts[cur] - starts[prev] <= _OFFSET_SPAN:
-            return None
+        if in_order and previous is not None and started - previous <= _OFFSET_SPAN:
+            in_order = False
+        previous = started
+    if in_order:  # already in time order, with every gap checked: no sort needed
+        order = list(range(len(items)))
+    else:
+        starts = [adm.started_at for adm in items]
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        for prev, cur in zip(order, order[1:]):
+            if starts[cur] - starts[prev] <= _OFFSET_SPAN:
+                return None
     if order:  # the last dose must not be after as_of
-        last = starts[order[-1]]
+        last = items[order[-1]].started_at
         if last.tzinfo is not as_of.tzinfo:
             if last > as_of:  # different zone objects: Python compares the instants
                 return None
@@ -397,6 +415,8 @@ def _in_time_order(items: Sequence[Administration], as_of: datetime,
                    rules: Rules) -> list[int]:
     """Indices of ``items`` in time order, each checked (aware, a dose of the label, not
     after ``as_of``, ended after it started, no two at the same instant)."""
+    if not items:  # (a course resumed from its last dose, with none since)
+        return []
     order = _fast_order(items, as_of, rules)
     if order is None:
         order = _chronological(_validate_administrations(items, as_of, rules))
@@ -420,9 +440,6 @@ def derive_slots(administrations: Sequence[Administration], zone: tzinfo,
                    _chronological([a.started_at.timestamp() for a in administrations]), rules)
 
 
-_new_tuple = tuple.__new__  # builds a GivenDose without NamedTuple.__new__'s argument parsing
-
-
 def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: GivenDose | None,
             order: list[int], rules: Rules,
             ) -> tuple[tuple[GivenDose, ...], tuple[Warning, ...]]:
@@ -431,20 +448,24 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
     The state carried from dose to dose is the last dose's slot index, local-date ordinal,
     dose, restart step and Table 4 family; everything else (citations, warning text) is built
     only for a dose that departs from the label (:func:`_deviations`)."""
+    if not order:
+        return (), ()
     given: list[GivenDose] = []
     warnings: list[Warning] = []
     one_mg, full_mg, gap_days = rules.step_up_dose, rules.full_dose, rules.step_gap.days
     intervals, planned_doses, continue_max = rules.intervals, rules.planned_doses, \
         rules.continue_max
     slots = rules.planned
-    precomputed = min(len(slots), len(intervals))
+    built = len(slots)
+    precomputed = min(built, len(intervals))
     last: GivenDose | None = prior
     last_ord = last_index = last_dose = last_step = 0
     last_family = _FAMILY_1MG
     if prior is not None:
         last_ord, last_index = prior.local_date.toordinal(), prior.slot.index
         last_dose, last_step, last_family = prior.dose_mg, prior.restart_step, prior.family
-        if order and administrations[order[0]].started_at <= prior.started_at:
+        # by instant: two times in one zone compare by wall time, which a DST fold reverses
+        if administrations[order[0]].started_at.timestamp() <= prior.started_at.timestamp():
             raise InvalidInput(f"administrations[{order[0]}].started_at",
                                "is not after the last dose already on record "
                                f"({prior.started_at.isoformat()})")
@@ -483,7 +504,7 @@ def _derive(administrations: Sequence[Administration], zone: tzinfo, prior: Give
                 # Continue from what was actually given: an unplanned 1 mg is a step-up dose,
                 # an unplanned 10 mg in place of a restart 1 mg ends the restart step-up.
                 rstep = 1 if dose == one_mg and kind is _STEP_UP else 0
-        slot = slots[index] if index < len(slots) else rules.slot(index)
+        slot = slots[index] if index < built else rules.slot(index)
         # Table 4's family of the dose just given (as :func:`_family`, inlined).
         if dose == one_mg:
             last_family = _FAMILY_1MG
@@ -562,24 +583,27 @@ def _age_on(birth: date, on: date) -> int:
 def eligibility_warnings(patient: Patient, on: date,
                          rules: Rules = BUILTIN_RULES) -> tuple[Warning, ...]:
     rule = rules.eligibility
-    out: list[Warning] = []
     age = _age_on(patient.birth_date, on)
-    off_label = (age < rule.min_age_years
-                 or patient.diagnosis.strip().upper() != rule.diagnosis.upper()
-                 or (rule.requires_platinum_progression and not patient.progressed_after_platinum))
+    too_young = age < rule.min_age_years
+    other_diagnosis = patient.diagnosis.strip().upper() != rule.diagnosis.upper()
+    no_platinum = rule.requires_platinum_progression and not patient.progressed_after_platinum
+    off_label = too_young or other_diagnosis or no_platinum
+    if not (off_label or patient.pregnant or patient.breastfeeding):
+        return ()  # the usual patient: on label, nothing to counsel on
+    out: list[Warning] = []
     reason = "" if not off_label else (
         f" Documented prescriber reason: {patient.off_label_reason}."
         if patient.off_label_reason else " A documented prescriber reason is required.")
-    if age < rule.min_age_years:
+    if too_young:
         out.append(Warning("OFF_LABEL_AGE",
                            f"Off-label: the patient is {age} years old; the indication is for "
                            f"adults ({rule.min_age_years} or older). {rule.pediatric_text}."
                            + reason, rule.pediatric_rule_id, rule.pediatric_tag))
-    if patient.diagnosis.strip().upper() != rule.diagnosis.upper():
+    if other_diagnosis:
         out.append(Warning("OFF_LABEL_DIAGNOSIS",
                            f"Off-label: diagnosis {patient.diagnosis!r} is not "
                            f"{rule.diagnosis}." + reason, rule.rule_id, rule.tag))
-    if rule.requires_platinum_progression and not patient.progressed_after_platinum:
+    if no_platinum:
         out.append(Warning("OFF_LABEL_NO_PLATINUM_PROGRESSION",
                            "Off-label: no documented progression on or after platinum-based "
                            "chemotherapy." + reason, rule.rule_id, rule.tag))
@@ -601,7 +625,9 @@ def evaluate(inp: CourseInput) -> Decision:
     rules = inp.rules
     if not isinstance(rules, Rules):
         raise InvalidInput("rules", "must be a label's rules (tarla.label.rules.rules_of)")
-    as_of = _aware(inp.as_of, "as_of")
+    as_of = inp.as_of
+    if type(as_of) is not datetime or type(as_of.tzinfo) not in _ALWAYS_AWARE:
+        as_of = _aware(as_of, "as_of")  # (the exact check, for any other tzinfo or a refusal)
     start = None if inp.start_date is None else _start_date(inp.start_date)
     order = _in_time_order(inp.administrations, as_of, rules)
     today = local_date(as_of, inp.zone)
@@ -628,7 +654,7 @@ def evaluate(inp: CourseInput) -> Decision:
     if tox.extended_monitoring:
         care = with_extended_monitoring(care, tox.extended_monitoring, rules)
 
-    reasons: list[Citation] = [cite(exp.slot.rule) if exp.restart_step != 1 else
+    reasons: list[Citation] = [_cite_slot(exp.slot, rules) if exp.restart_step != 1 else
                                cite(rules.slot(0).rule,
                                     f"The restart step-up starts with the {rules.step_up_dose} "
                                     "mg step-up dose")]
@@ -656,11 +682,14 @@ def _start_date(value: object) -> date:
     return value
 
 
+_rule_of = attrgetter("rule")
+
+
 def _dedupe(reasons: Iterable[Citation]) -> tuple[Citation, ...]:
     """``reasons`` without repeats (same rule and text), first kept. Texts are compared only
     between citations of the same rule, so most are never formatted here."""
     reasons = tuple(reasons)
-    if len({r.rule for r in reasons}) == len(reasons):  # no rule twice: nothing to compare
+    if len(set(map(_rule_of, reasons))) == len(reasons):  # no rule twice: nothing to compare
         return reasons
     kept: dict[str, list[Citation]] = {}
     out: list[Citation] = []

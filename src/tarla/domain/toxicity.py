@@ -17,11 +17,9 @@ Readings (documented because the label leaves them open):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
-from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -32,8 +30,13 @@ from tarla.domain.grading import LabGrade, grade_lab, to_e9_per_l
 from tarla.domain.timestamps import aware as _aware
 from tarla.label import labs as lab_rules
 from tarla.label.rows import Citation, cite, cite_later
-from tarla.label.rules import BUILTIN_RULES
-from tarla.label.toxicity import EventType, ToxAction, ToxicityRule
+from tarla.label.toxicity import (
+    EventType,
+    HepaticGradeRule,
+    LabThreshold,
+    ToxAction,
+    ToxicityRule,
+)
 
 if TYPE_CHECKING:
     from tarla.domain.course import CourseInput, GivenDose
@@ -100,8 +103,9 @@ def _grade(test: str, value: float, unit: str, uln: float | None, lln: float | N
 _UNDETERMINED_FIELDS = frozenset({"lln", "symptomatic"})
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):
+    """What toxicity says about the next dose (a NamedTuple: built on every evaluation)."""
+
     discontinue: tuple[Citation, ...]
     hold: tuple[Citation, ...]
     extended_monitoring: tuple[Citation, ...]
@@ -111,12 +115,11 @@ class Assessment:
     present_tests: frozenset[str]
 
     def missing_labs(self, required: Sequence[str]) -> tuple[str, ...]:
-        missing: list[str] = []
-        for name in required:
-            parts = lab_rules.CBC_TESTS if name == "CBC" else (name,)
-            if not all(p in self.present_tests for p in parts):
-                missing.append(name)
-        return tuple(missing)
+        """The tests of ``required`` ("CBC": its counts) with no lab that counts."""
+        present = self.present_tests
+        return tuple([name for name in required
+                      if not present.issuperset(lab_rules.CBC_TESTS if name == "CBC" else
+                                                (name,))])
 
 
 def _fmt(moment: datetime, zone: tzinfo) -> str:
@@ -134,12 +137,26 @@ def _what(ev: AdverseEvent, zone: tzinfo, ongoing: bool) -> str:
     return what + f", resolved {_fmt(ev.resolved_at, zone)})"
 
 
-def _event_text(before: str, ev: AdverseEvent, zone: tzinfo, ongoing: bool, after: str) -> str:
-    return f"{before}{_what(ev, zone, ongoing)}{after}"
+def _event_text(rule: ToxicityRule, ev: AdverseEvent, zone: tzinfo, ongoing: bool,
+                after: str) -> str:
+    return f"{rule.text}: {_what(ev, zone, ongoing)}{after}"
+
+
+def _hold_text(rule: ToxicityRule, ev: AdverseEvent, zone: tzinfo, ongoing: bool) -> str:
+    until = rule.resume.value if rule.resume else ""
+    return f"Hold {until}: {_what(ev, zone, ongoing)}. {rule.text}"
 
 
 def _lab_text(before: str, lab: GradedLab, zone: tzinfo, after: str) -> str:
     return f"{before}{lab.test} {lab.value:g} {lab.unit} on {_fmt(lab.collected_at, zone)}{after}"
+
+
+def _threshold_text(row: LabThreshold, lab: GradedLab, zone: tzinfo) -> str:
+    return _lab_text("Hold: ", lab, zone, f". {row.text}")
+
+
+def _hepatic_text(row: HepaticGradeRule, lab: GradedLab, zone: tzinfo, grade: int) -> str:
+    return _lab_text(f"{row.text}: ", lab, zone, f" is CTCAE grade {grade}")
 
 
 def _hys_text(text: str, test: str, x: float, bili_x: float) -> str:
@@ -165,11 +182,16 @@ def _validate_events(inp: CourseInput) -> None:
 
 #: tzinfo classes whose ``utcoffset()`` is never None (see ``course._ALWAYS_AWARE``).
 _ALWAYS_AWARE = (timezone, ZoneInfo)
-_new_tuple = tuple.__new__  # builds a GradedLab without NamedTuple.__new__'s argument parsing
+#: Builds a NamedTuple (GradedLab, Assessment) without ``NamedTuple.__new__``'s argument parsing.
+_new_tuple = tuple.__new__
 
 
-def _grade_labs(inp: CourseInput, since: datetime | None) -> tuple[GradedLab, ...]:
+def _grade_labs(inp: CourseInput, since: datetime | None,
+                ) -> tuple[tuple[GradedLab, ...], dict[str, GradedLab]]:
+    """Each lab of the input, checked and graded; and the latest lab of each test among those
+    that count (drawn after ``since``, the previous dose's start)."""
     out: list[GradedLab] = []
+    latest: dict[str, GradedLab] = {}
     as_of = inp.as_of
     for i, lab in enumerate(inp.labs):
         collected = lab.collected_at
@@ -198,20 +220,14 @@ def _grade_labs(inp: CourseInput, since: datetime | None) -> tuple[GradedLab, ..
                 grade = result
                 value_si = result.value_si
         counts = since is None or collected > since
-        out.append(_new_tuple(GradedLab, (i, test, collected, value, unit, grade, counts,
-                                          value_si, note)))
-    return tuple(out)
-
-
-def _latest(graded: Sequence[GradedLab]) -> dict[str, GradedLab]:
-    latest: dict[str, GradedLab] = {}
-    for lab in graded:
-        if lab.counts:
-            current = latest.get(lab.test)
-            if current is None or (lab.collected_at, lab.input_index) > (current.collected_at,
-                                                                   current.input_index):
-                latest[lab.test] = lab
-    return latest
+        graded = _new_tuple(GradedLab, (i, test, collected, value, unit, grade, counts,
+                                        value_si, note))
+        out.append(graded)
+        if counts:  # the latest draw wins; of two at the same instant, the later in the input
+            current = latest.get(test)
+            if current is None or collected >= current.collected_at:
+                latest[test] = graded
+    return tuple(out), latest
 
 
 def _si(lab: GradedLab) -> float:
@@ -220,11 +236,10 @@ def _si(lab: GradedLab) -> float:
 
 
 def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Assessment:
-    _validate_events(inp)
+    if inp.adverse_events:
+        _validate_events(inp)
     label, zone = inp.rules, inp.zone
-    last_start = history[-1].started_at if history else None
-    graded = _grade_labs(inp, last_start)
-    latest = _latest(graded)
+    graded, latest = _grade_labs(inp, history[-1].started_at if history else None)
 
     discontinue: list[Citation] = []
     hold: list[Citation] = []
@@ -232,17 +247,15 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
     notes: list[Citation] = []
     warnings: list[Warning] = []
 
-    events = sorted(inp.adverse_events, key=lambda e: (e.onset, e.type, e.grade)) \
-        if inp.adverse_events else ()
+    events = inp.adverse_events
+    if len(events) > 1:
+        events = sorted(events, key=lambda e: (e.onset, e.type, e.grade))
     for ev in events:
-        rules = _BUILTIN_EVENT_RULES.get((ev.type, ev.grade)) if label is BUILTIN_RULES else None
-        if rules is None:
-            rules = label.rules_for_event(ev.type, ev.grade)
+        rules = label.event_rules[ev.type, ev.grade]  # (the grade was checked: 1 to 5)
         ongoing = ev.resolved_at is None or ev.resolved_at > inp.as_of
         for rule in rules:
             if rule.action is ToxAction.DISCONTINUE:
-                discontinue.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone,
-                                              ongoing, ""))
+                discontinue.append(cite_later(rule, _event_text, rule, ev, zone, ongoing, ""))
                 continue
             if rule.discontinue_if_recurs:
                 same = [e for e in events if e.type is ev.type and rule.covers(e.type, e.grade)]
@@ -252,9 +265,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                                                   f"({len(same)} events)"))
                     continue
             if ongoing:
-                hold.append(cite_later(rule, _event_text,
-                                       f"Hold {rule.resume.value if rule.resume else ''}: ", ev,
-                                       zone, ongoing, f". {rule.text}"))
+                hold.append(cite_later(rule, _hold_text, rule, ev, zone, ongoing))
             elif ev.type is EventType.FEBRILE_NEUTROPENIA:
                 anc = [g for g in graded if g.test == "ANC" and g.collected_at >= ev.onset
                        and g.value_si is not None]
@@ -267,7 +278,7 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                     hold.append(cite(rule, f"Hold {rule.resume.value if rule.resume else ''}: "
                                            f"{_what(ev, zone, ongoing)}; {seen}. {rule.text}"))
             elif _no_dose_since(history, ev.onset) and not rule.extended_monitoring_next_dose:
-                notes.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone, ongoing,
+                notes.append(cite_later(rule, _event_text, rule, ev, zone, ongoing,
                                         "; may resume at the next scheduled dose"))
             if rule.consider_discontinuation:
                 warnings.append(Warning("CONSIDER_DISCONTINUATION",
@@ -275,27 +286,25 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                                         "discontinuation "
                                         "(physician decision)", rule.rule_id, rule.tag))
             if rule.extended_monitoring_next_dose and _no_dose_since(history, ev.onset):
-                extended.append(cite_later(rule, _event_text, f"{rule.text}: ", ev, zone, ongoing,
+                extended.append(cite_later(rule, _event_text, rule, ev, zone, ongoing,
                                            "; this is the first dose since"))
 
     for threshold_rule in label.lab_thresholds:
         lab = latest.get(threshold_rule.test)
         if lab is not None and lab.value_si is not None:
             if _si(lab) < threshold_rule.withhold_below_e9_per_l:
-                hold.append(cite_later(threshold_rule, _lab_text, "Hold: ", lab, zone,
-                                       f". {threshold_rule.text}"))
+                hold.append(cite_later(threshold_rule, _threshold_text, threshold_rule, lab,
+                                       zone))
 
     for hep in label.hepatic_rules:
         lab = latest.get(hep.test)
-        grade = lab.grade.grade if lab is not None and lab.grade is not None else None
-        if lab is None or grade is None:
+        if lab is None or lab.grade is None or lab.grade.grade < hep.min_grade:
             continue
-        applies = grade >= hep.min_grade if hep.action is ToxAction.DISCONTINUE else \
-            grade == hep.min_grade
-        if applies:
+        grade = lab.grade.grade
+        # a discontinue row applies from its grade up, a withhold row at its grade
+        if hep.action is ToxAction.DISCONTINUE or grade == hep.min_grade:
             (discontinue if hep.action is ToxAction.DISCONTINUE else hold).append(
-                cite_later(hep, _lab_text, f"{hep.text}: ", lab, zone,
-                           f" is CTCAE grade {grade}"))
+                cite_later(hep, _hepatic_text, hep, lab, zone, grade))
 
     hy = label.hys_law
     bili = latest.get("bilirubin")
@@ -308,17 +317,11 @@ def assess(inp: CourseInput, history: Sequence[GivenDose], today: date) -> Asses
                 discontinue.append(cite_later(hy, _hys_text, hy.text, test, x, bili_x))
                 break
 
-    return Assessment(tuple(discontinue), tuple(hold), tuple(extended), tuple(notes),
-                      tuple(warnings), graded, frozenset(latest))
-
-
-#: The built-in label's toxicity rows for each (event, grade), looked up once at import: the
-#: lookup scans every row, and most courses use that label.
-_BUILTIN_EVENT_RULES: Mapping[tuple[EventType, int], tuple[ToxicityRule, ...]] = MappingProxyType({
-    (event, grade): BUILTIN_RULES.rules_for_event(event, grade)
-    for event in EventType for grade in range(1, 6)})
+    return _new_tuple(Assessment, (tuple(discontinue), tuple(hold), tuple(extended),
+                                   tuple(notes), tuple(warnings), graded, frozenset(latest)))
 
 
 def _no_dose_since(history: Sequence[GivenDose], onset: datetime) -> bool:
+    # (from the last dose back: when a dose follows the onset, it is most often the last)
     return bool(history) and history[0].started_at <= onset and \
-        not any(d.started_at > onset for d in history)
+        not any(d.started_at > onset for d in reversed(history))

@@ -109,12 +109,30 @@ class _LaterCitation(Citation):
         return Citation, (self.rule, self.tag, self.text)
 
 
+# The engine cites on every decision: ``cite`` and ``cite_later`` fill the slots of a new object
+# directly (what the frozen dataclass's ``__init__`` does, without its per-field call overhead).
+_new = object.__new__
+_set_rule, _set_tag = Citation.__dict__["rule"].__set__, Citation.__dict__["tag"].__set__
+_set_text = _TEXT_SLOT.__set__
+_set_render, _set_args = (_LaterCitation.__dict__["_render"].__set__,
+                          _LaterCitation.__dict__["_args"].__set__)
+
+
 def cite(row: RuleRow, text: str | None = None) -> Citation:
     """Cite ``row``; ``text`` replaces the row's own wording when the context adds detail."""
-    return Citation(row.rule_id, row.tag, row.text if text is None else text)
+    c = _new(Citation)
+    _set_rule(c, row.rule_id)
+    _set_tag(c, row.tag)
+    _set_text(c, row.text if text is None else text)
+    return c
 
 
 def cite_later(row: RuleRow, render: Callable[..., str], *args: object) -> Citation:
     """Cite ``row`` with the text ``render(*args)``, formatted only when someone reads it.
     ``render`` must be a pure function of ``args`` (immutable values)."""
-    return _LaterCitation(row.rule_id, row.tag, render=render, args=args)
+    c = _new(_LaterCitation)
+    _set_rule(c, row.rule_id)
+    _set_tag(c, row.tag)
+    _set_render(c, render)
+    _set_args(c, args)
+    return c

@@ -33,6 +33,7 @@ from typing import Any
 from tarla.domain.errors import InvalidInput
 from tarla.label import concomitant, eligibility, labs, monitoring, restart, schedule, toxicity
 from tarla.label.eligibility import Concern, Counselling, Eligibility
+from tarla.label.rows import Citation, cite
 from tarla.label.schedule import DoseSlot, PlannedSlot
 from tarla.label.value import Label, LabelRow, current_label
 
@@ -193,6 +194,11 @@ class Rules:
     continue_row: Mapping[restart.LastDose, restart.RestartRow]
     step_up_row: Mapping[restart.LastDose, restart.RestartRow]
     continue_max: Mapping[restart.LastDose, int]
+    #: :meth:`rules_for_event` of every event type and grade 1-5 (the grades an event may have)
+    event_rules: Mapping[tuple[toxicity.EventType, int], tuple[toxicity.ToxicityRule, ...]]
+    #: ``cite(slot.rule)`` of each planned slot: the citation of a slot's own row (a value every
+    #: decision that cites it may share)
+    slot_citations: tuple[Citation, ...]
 
     def slot(self, index: int) -> PlannedSlot:
         """The ``index``-th slot of the planned course (0 is the first dose)."""
@@ -356,6 +362,10 @@ def rules_of(label: Label) -> Rules:
                                       if r.action is restart.RestartAction.STEP_UP}),
         continue_max=MappingProxyType({f: (r.max_days if r.max_days is not None else _NO_LIMIT)
                                        for f, r in go.items()}),
+        event_rules=MappingProxyType({(event, grade): toxicity.rules_for_event(event, grade,
+                                                                               tox_rules)
+                                      for event in toxicity.EventType for grade in range(1, 6)}),
+        slot_citations=tuple(cite(s.rule) for s in planned),
     )
 
 
