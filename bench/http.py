@@ -6,14 +6,17 @@
 1. Builds a SQLite site ``BENCH`` of N active patients with about two years of history each
    (the bulk loader of ``bench/worklist.py``, with "today" moved to the real local date so
    about 1 in 14 courses is due today), plus one signed-in-able nurse.
-2. Starts ``tarla serve --workers 2`` (uvicorn on ``tarla.web.app:create_app``, as
+2. Starts ``tarla serve --workers 2`` (uvicorn on ``tarla.web.app:serve_app``, as
    ``make run`` does) on 127.0.0.1.
 3. For each endpoint in turn — ``GET /healthz`` (no sign-in), ``POST /api/v1/evaluate`` (the
    contract, a C1D15 patient with CRS and labs) and ``GET /api/v1/worklist`` (the site's due
    list, every item decided by the course engine) — runs ``--clients`` concurrent httpx
    clients (each with its own session) for at most ``--seconds`` seconds or
    ``--max-requests`` requests, whichever comes first, and prints p50/p95 latency and
-   requests per second. Any non-200 answer is counted and reported.
+   requests per second. Any answer other than 200 (or 304 to a matching ``If-None-Match``)
+   is counted and reported.
+4. Prints the worklist's p95 over ``/healthz``'s p95 measured in the same run (issue 14:
+   target <= 3x at 50 clients).
 """
 
 from __future__ import annotations
@@ -146,7 +149,7 @@ async def run_phase(base: str, name: str, request: Any, clients: int, seconds: f
             t0 = time.perf_counter()
             r = await request(client)
             latencies.append(time.perf_counter() - t0)
-            if r.status_code != 200:
+            if r.status_code not in (200, 304):
                 failures[r.status_code] = failures.get(r.status_code, 0) + 1
 
     await asyncio.gather(*(worker(c) for c in pool))
@@ -164,14 +167,18 @@ async def run_phase(base: str, name: str, request: Any, clients: int, seconds: f
 
 async def bench(base: str, clients: int, seconds: float, max_requests: int) -> list[dict[str, Any]]:
     probe = await _client(base, True)
-    wl = (await probe.get("/api/v1/worklist")).json()
+    first = await probe.get("/api/v1/worklist")
+    wl, etag = first.json(), first.headers["etag"]
     await probe.aclose()
     print(f"worklist today at BENCH: {len(wl['items'])} courses due "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(wl['counts'].items()))})")
+          f"({', '.join(f'{k} {v}' for k, v in sorted(wl['counts'].items()))}), "
+          f"{len(first.content) // 1024} KiB")
     phases = [
         ("GET /healthz", lambda c: c.get("/healthz"), False),
         ("POST /api/v1/evaluate", lambda c: c.post("/api/v1/evaluate", json=EVALUATE), True),
         ("GET /api/v1/worklist", lambda c: c.get("/api/v1/worklist"), True),
+        ("... If-None-Match (304)",
+         lambda c: c.get("/api/v1/worklist", headers={"If-None-Match": etag}), True),
     ]
     results = []
     for name, request, signed_in in phases:
@@ -211,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         fails = ", ".join(f"{k}: {v}" for k, v in r["failures"].items()) or "-"
         print(f"{r['name']:<24} {r['requests']:>8} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} "
               f"{r['rps']:>8.1f}  {fails}")
+    by = {r["name"]: r for r in results}
+    health, worklist = by["GET /healthz"], by["GET /api/v1/worklist"]
+    ratio = worklist["p95_ms"] / health["p95_ms"]
+    print(f"\nworklist p95 / healthz p95 (same run, same clients) = {ratio:.1f}x "
+          f"(target <= 3x: {'meets' if ratio <= 3 else 'above'})")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         for name in ("bench.sqlite3", "server.log"):

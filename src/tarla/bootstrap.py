@@ -7,12 +7,15 @@ once and pass ``app.uow()`` (a fresh unit of work per use case) to the services.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tarla.adapters.db import make_engine, make_session_factory
+from tarla.adapters.decisions_repo import KeyedLocks
 from tarla.adapters.uow import SqlAlchemyUnitOfWork
 from tarla.config import Settings, load_settings
 
@@ -24,9 +27,20 @@ class App:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    #: The wall clock of writes: a write recomputes the stored worklist decisions of the
+    #: courses it touched for the site's day as of this instant (issue 14).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: This process's locks: concurrent worklist misses of one site's day compute once.
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.session_factory)
+        return SqlAlchemyUnitOfWork(self.session_factory, before_commit=self._keep_current,
+                                    locks=self.locks)
+
+    def _keep_current(self, uow: Any, courses: set[int], patients: set[int]) -> None:
+        from tarla.services.decisions import keep_current
+
+        keep_current(uow, courses, patients, now=self.clock())
 
     @property
     def uow_factory(self) -> Callable[[], SqlAlchemyUnitOfWork]:

@@ -57,7 +57,9 @@ MISSING = 999999  # no record has this id
 NOT_A_SITE = "NOPE"
 NOT_A_USER = "nobody.here"
 #: tables a request may write to without changing a record (sessions and sign-in attempts)
-UNCOUNTED = {"web_sessions", "web_login_attempts", "alembic_version"}
+# course_decisions: the stored worklist decisions, a read model that any read of the
+# worklist fills for the reader's own site (issue 14), not a record.
+UNCOUNTED = {"web_sessions", "web_login_attempts", "alembic_version", "course_decisions"}
 
 _BUILT: list[dict[str, Any]] = []
 

@@ -41,9 +41,12 @@ ANCHORED: tuple[str, ...] = (
     "charge_reviews")
 
 #: Columns left out of a row's audited state: the alert webhook's delivery outcome is written
-#: after the commit that raised the alert, by no user (``tarla.services.alerts.deliver``).
+#: after the commit that raised the alert, by no user (``tarla.services.alerts.deliver``);
+#: a course's ``inputs_version`` is a counter the database's triggers bump whenever its
+#: doses, events, patient or labs change (the key of its stored worklist decision).
 UNAUDITED: dict[str, frozenset[str]] = {
     "alerts": frozenset({"webhook_status", "webhook_attempted_at", "webhook_error"}),
+    "treatment_courses": frozenset({"inputs_version"}),
 }
 
 

@@ -284,6 +284,10 @@ class TreatmentCourse(Base):
     last_kind: Mapped[str | None] = mapped_column(String(20))
     last_dose_mg: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Bumped by database triggers on any write to what the course's decision reads (migration
+    # 0014_decisions): the key of its stored worklist decision (tarla.adapters.orm_decisions).
+    # Not the optimistic-locking version: a lab arriving must not make an open form stale.
+    inputs_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __mapper_args__ = {"version_id_col": version}
@@ -796,6 +800,9 @@ from tarla.adapters import interface_tokens as _interface_tokens  # noqa: E402, 
 
 # Capacity planning's tables (issue 12) live in their own module on this Base.
 from tarla.adapters import orm_capacity as _orm_capacity  # noqa: E402, F401
+
+# Stored worklist decisions (issue 14): each course's decision for its site's day, keyed.
+from tarla.adapters import orm_decisions as _orm_decisions  # noqa: E402, F401
 
 # Labs in by interface (issue 16): messages, work queue, site LOINC rows.
 from tarla.adapters import orm_labs_in as _orm_labs_in  # noqa: E402, F401

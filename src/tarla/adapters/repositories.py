@@ -602,19 +602,26 @@ class SqlWorklist(_Base):
     _CUT = case((_C.c.last_slot_index.is_(None), literal(_EPOCH, orm.UtcDateTime())),
                 else_=_C.c.last_dose_at)
 
-    def due(self, site_id: int, on: date) -> list[DueCourse]:
+    def due(self, site_id: int, on: date,
+            course_ids: Sequence[int] | None = None) -> list[DueCourse]:
         c, p = self._C, orm.Patient.__table__
-        rows = self.s.execute(
+        query = (
             select(c.c.id, c.c.patient_id, p.c.mrn, p.c.family_name, p.c.given_name,
                    p.c.birth_date, p.c.diagnosis, p.c.progressed_after_platinum,
                    p.c.off_label_reason, cast(c.c.policy, Text), c.c.next_due_date,
                    c.c.last_dose_at,
                    c.c.last_slot_index, c.c.last_restart_step, c.c.last_kind, c.c.last_dose_mg,
-                   c.c.start_date)
+                   c.c.start_date, c.c.inputs_version)
             .join(p, p.c.id == c.c.patient_id)
             .where(c.c.site_id == site_id, c.c.next_due_date <= on,
                    c.c.status != CourseStatus.DISCONTINUED.value)
-            .order_by(c.c.next_due_date, c.c.id)).all()
+            .order_by(c.c.next_due_date, c.c.id))
+        if course_ids is None:
+            rows = self.s.execute(query).all()
+        else:
+            rows = [r for chunk in _chunks(sorted(set(course_ids)))
+                    for r in self.s.execute(query.where(c.c.id.in_(chunk))).all()]
+            rows.sort(key=lambda r: (r[10], r[0]))
         policies: dict[str, dict[str, Any]] = {}  # a site's courses share a few policies
         out = []
         for r in rows:

@@ -22,6 +22,7 @@ from tarla.adapters import orm
 from tarla.adapters.audit_store import SqlAnchoredAudit
 from tarla.adapters.capacity_repo import SqlCapacity
 from tarla.adapters.db import WRITE_OPTION
+from tarla.adapters.decisions_repo import TOUCHED, KeyedLocks, SqlDecisions, track_touched
 from tarla.adapters.interface_tokens import SqlInterfaceTokens
 from tarla.adapters.labs_in_repo import SqlLabsIn
 from tarla.adapters.repositories import (
@@ -147,9 +148,17 @@ class _Translating:
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session] | Callable[[], Session]) -> None:
+    """``before_commit`` (wired by :func:`tarla.bootstrap.bootstrap`) runs inside a writing
+    transaction just before it commits, with the unit of work and the (courses, patients) it
+    wrote: it keeps their stored worklist decisions current in the same transaction."""
+
+    def __init__(self, session_factory: sessionmaker[Session] | Callable[[], Session], *,
+                 before_commit: Callable[[Any, set[int], set[int]], None] | None = None,
+                 locks: KeyedLocks | None = None) -> None:
         self._factory = session_factory
         self._write = True
+        self._before_commit = before_commit
+        self.locks = locks or KeyedLocks()
         self.session: Session | None = None
 
     def readonly(self) -> Self:
@@ -183,6 +192,9 @@ class SqlAlchemyUnitOfWork:
         from tarla.adapters.signatures_repo import SqlSignatures  # issue 13: e-signatures
 
         self.signatures = _Translating(SqlSignatures(session))  # type: ignore[assignment]
+        self.decisions = _Translating(SqlDecisions(session))  # issue 14
+        if self._before_commit is not None:
+            track_touched(session)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -202,6 +214,11 @@ class SqlAlchemyUnitOfWork:
     def commit(self) -> None:
         assert self.session is not None
         with translate_errors():
+            if self._before_commit is not None:
+                self.session.flush()
+                courses, patients = self.session.info.pop(TOUCHED, (set(), set()))
+                if courses or patients:
+                    self._before_commit(self, courses, patients)
             self.session.commit()
 
     def rollback(self) -> None:

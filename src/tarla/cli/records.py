@@ -133,19 +133,39 @@ def _worklist(args: argparse.Namespace) -> int:
 
     app = _app()
     try:
+        if args.refresh:
+            return _refresh(app, args)
         code = _site_code(app, args.site)
         # the operator at the command line holds the database: any site
         wl = worklist(app.uow(), site_code=code, now=datetime.now(UTC), viewer=OPERATOR,
-                      on=args.date)
+                      on=args.date, offset=args.offset, limit=args.limit)
     finally:
         app.close()
     _io.emit(wl.to_json(), args.json, _render_worklist)
     return 0
 
 
+def _refresh(app: Any, args: argparse.Namespace) -> int:
+    from tarla.domain.errors import InvalidInput
+    from tarla.services.decisions import refresh_site
+
+    with app.uow().readonly() as uow:
+        sites = [s for s in uow.sites.list() if args.site in (None, s.code)]
+    if not sites:
+        raise InvalidInput("site", f"no site with code {args.site!r}")
+    now = datetime.now(UTC)
+    done = {s.code: refresh_site(app.uow(), s, now) for s in sites}
+    _io.emit({"refreshed": done}, args.json,
+             lambda r: "\n".join(f"{k}: {v} decision(s) computed" for k, v in r["refreshed"].items()))
+    return 0
+
+
 def _render_worklist(r: dict[str, Any]) -> str:
     lines = [f"{r['site']} worklist for {r['date']} ({r['timezone']}): "
              + (", ".join(f"{v} {k}" for k, v in r["counts"].items()) or "nothing due")]
+    shown = len(r["items"])
+    if shown < r.get("total", shown):
+        lines.append(f"  rows {r['offset'] + 1}-{r['offset'] + shown} of {r['total']}")
     for i in r["items"]:
         what = (f"{i['slot']} {i['dose_mg']} mg ({i['kind']}, due {i['due_date']})"
                 if i["slot"] else (i["error"] or ""))
@@ -203,5 +223,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     wl.add_argument("--date", type=_date, default=None, help="YYYY-MM-DD (default: today)")
     wl.add_argument("--site", default=None, help="site code (default: TARLA_SITE or the only "
                                                  "site)")
+    wl.add_argument("--offset", type=int, default=0, help="skip this many rows (default 0)")
+    wl.add_argument("--limit", type=int, default=None, help="show at most this many rows")
+    wl.add_argument("--refresh", action="store_true",
+                    help="compute the stored decisions of every site's current day that are "
+                         "missing or out of date (run it just after midnight), print how many")
     _io.add_io_arguments(wl, with_input=False)
     wl.set_defaults(handler=_worklist)

@@ -3,7 +3,7 @@
     tarla serve [--host 127.0.0.1] [--port 8000] [--workers N] [--migrate]
     tarla demo-users [--site CODE] [--password PW] [--only-new] [--json]
 
-``serve`` runs uvicorn on ``tarla.web.app:create_app`` (an app factory: each worker builds its
+``serve`` runs uvicorn on ``tarla.web.app:serve_app`` (an app factory: each worker builds its
 own app through the bootstrap). The database is ``TARLA_DATABASE_URL``; web options are read
 from the environment (see :mod:`tarla.web.config`); forwarded headers are believed only from
 ``TARLA_TRUSTED_PROXIES``. ``demo-users`` gives a password to one user per role (reusing the
@@ -64,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
             app.migrate()
         finally:
             app.close()
-    uvicorn.run("tarla.web.app:create_app", factory=True, host=args.host, port=args.port,
+    uvicorn.run("tarla.web.app:serve_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, **proxy_options())
     return 0
 

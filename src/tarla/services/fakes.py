@@ -515,16 +515,21 @@ class _Worklist(_Repo):
         c = self.t("courses").rows[course_id]
         return None if c.last_slot_index is None else c.last_dose_at  # type: ignore[no-any-return]
 
-    def due(self, site_id: int, on: date) -> list[DueCourse]:
+    def due(self, site_id: int, on: date,
+            course_ids: Sequence[int] | None = None) -> list[DueCourse]:
+        from tarla.services.fakes_decisions import fingerprint
+
         patients = self.t("patients").rows
         out = []
         for c in _Courses(self.u).due(site_id, on):
+            if course_ids is not None and c.id not in course_ids:
+                continue
             p = patients[c.patient_id]
             out.append(DueCourse(
                 c.id, p.id, p.mrn, p.family_name, p.given_name, p.birth_date, p.diagnosis,  # type: ignore[arg-type]
                 p.progressed_after_platinum, p.off_label_reason, c.policy, c.next_due_date,
                 c.last_dose_at, c.last_slot_index, c.last_restart_step, c.last_kind,
-                c.last_dose_mg, c.start_date))
+                c.last_dose_mg, c.start_date, fingerprint(self.u, c)))
         return out
 
     def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
@@ -708,6 +713,10 @@ class FakeUnitOfWork:
         from tarla.services.signatures import FakeSignatures  # issue 13: e-signatures
 
         self.signatures = FakeSignatures(self)
+        from tarla.services.fakes_decisions import FakeDecisions, FakeLocks  # issue 14
+
+        self.decisions = FakeDecisions(self)
+        self.locks = FakeLocks()
 
     def readonly(self) -> Self:
         return self

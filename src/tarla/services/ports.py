@@ -12,8 +12,9 @@ otherwise it raises :class:`~tarla.services.errors.Conflict`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 from tarla.domain import course as core
 from tarla.services.capacity_ports import CapacityRepository
@@ -326,9 +327,10 @@ class WorklistReads(Protocol):
     core's inputs, reading only what came after each course's stored last dose (so the cost
     follows the number of due courses, not the length of their histories)."""
 
-    def due(self, site_id: int, on: date) -> list[DueCourse]:
+    def due(self, site_id: int, on: date,
+            course_ids: Sequence[int] | None = None) -> list[DueCourse]:
         """Courses not discontinued whose ``next_due_date`` is on or before ``on``, with their
-        patients, by due date then id."""
+        patients, by due date then id (only those of ``course_ids`` when given)."""
         ...
     def doses_after_last(self, course_ids: Sequence[int]) -> dict[int, list[core.Administration]]:
         """Each course's doses started after its stored last dose, by start; every dose of a
@@ -340,6 +342,65 @@ class WorklistReads(Protocol):
     def labs_from_last_dose(self, course_ids: Sequence[int]) -> dict[int, list[core.LabResult]]:
         """Labs of each course's patient collected at or after the course's stored last dose
         (all of them with no stored last dose), by collection time then id."""
+        ...
+
+
+class StoredDecision(NamedTuple):
+    """A course's worklist decision as stored for its site's day (see
+    :mod:`tarla.services.decisions`): the key it was computed under, and the item."""
+
+    course_id: int
+    site_id: int
+    day: date
+    inputs_version: int
+    as_of: datetime
+    valid_until: datetime | None
+    rank: int
+    due_date: date | None
+    sort_name: str
+    decision: str
+    item: dict[str, Any]
+
+
+class DecisionPage(NamedTuple):
+    """One page of a site's current stored decisions, in worklist order, with the counts of
+    the whole list; ``stale`` lists the due courses that have no current row (then the page
+    is not to be served: compute them first). ``items`` are the stored JSON texts, as stored
+    (a page goes out as JSON without being decoded and encoded again)."""
+
+    items: list[str]
+    total: int
+    counts: dict[str, int]
+    stale: list[int]
+    versions: list[str] = []  # the label version each item's course is pinned to
+
+
+class Locks(Protocol):
+    """Locks by key, within this process (a site's day: concurrent misses compute once)."""
+
+    def hold(self, key: Any) -> AbstractContextManager[None]: ...
+
+
+class DecisionStore(Protocol):
+    """Each course's decision for its site's day, kept current (issue 14). A row is current
+    when its day is ``day``, its ``inputs_version`` is the course's, it was computed at or
+    before ``now`` and nothing on record becomes visible by ``now`` (``valid_until``)."""
+
+    def page(self, site_id: int, day: date, now: datetime, offset: int,
+             limit: int | None) -> DecisionPage: ...
+    def lock_day(self, site_id: int, day: date) -> None:
+        """Until this transaction ends, no other process fills the site's day."""
+        ...
+    def stale(self, site_id: int, day: date, now: datetime) -> list[int]:
+        """The due courses (as :meth:`WorklistReads.due`) without a current row."""
+        ...
+    def store(self, rows: Sequence[StoredDecision]) -> None:
+        """Insert or replace each course's row."""
+        ...
+    def drop(self, course_ids: Sequence[int]) -> None: ...
+    def courses_of_patients(self, patient_ids: Sequence[int]) -> list[int]: ...
+    def sites_of(self, course_ids: Sequence[int]) -> dict[int, int]:
+        """Each course's site id."""
         ...
 
 
@@ -367,6 +428,8 @@ class UnitOfWork(Protocol):
     capacity: CapacityRepository
     labs_in: LabsInRepository  # issue 16: labs in by interface
     signatures: SignatureRepository  # issue 13: e-signatures
+    decisions: DecisionStore  # issue 14: stored worklist decisions
+    locks: Locks
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -16,9 +16,11 @@ whole history, and the integration tests hold the two to the same decisions.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,25 +133,95 @@ class WorklistItem:
                 "unverified_unsigned": list(self.unverified_unsigned),
                 "label_version": self.label_version, "hold_reasons": list(self.hold_reasons)}
 
+    @classmethod
+    def from_json(cls, j: Mapping[str, Any]) -> WorklistItem:
+        """The item :meth:`to_json` wrote."""
+        due = j["due_date"]
+        return cls(j["course_id"], j["patient_id"], j["mrn"], j["name"], j["decision"],
+                   j["slot"], j["dose_mg"], None if due is None else date.fromisoformat(due),
+                   j["kind"], j["monitoring"], tuple(j["pending_checks"]), tuple(j["reasons"]),
+                   tuple(j["warnings"]), j["unverified"], j["error"],
+                   tuple(j["unverified_rules"]),
+                   tuple(SignedOff(s["rule"], s["by"], date.fromisoformat(s["on"]))
+                         for s in j["signed_off"]), j["label_version"],
+                   tuple(j["hold_reasons"]))
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
 class Worklist:
+    """A site's worklist for a day, or one page of it. ``entries`` are the items, each either
+    a :class:`WorklistItem` or, as read from the stored decisions, its JSON text (with the
+    site's sign-offs): a page of 800 stored rows goes out as JSON (:meth:`to_json_bytes`)
+    without an object per row, and :attr:`items` builds the objects only when a screen asks
+    for them."""
+
     site: str
     timezone: str
     date: date
     as_of: datetime
-    items: tuple[WorklistItem, ...] = field(default_factory=tuple)
+    entries: tuple[WorklistItem | str, ...] = field(default_factory=tuple)
     new_course_label_version: str | None = None  # the site's, for courses started now
+    #: The whole list's size and decisions (``items`` may be one page of it).
+    total: int | None = None
+    counts: Mapping[str, int] | None = None
+    offset: int = 0
+    limit: int | None = None
+    #: "stored": read from the decisions kept current; "computed": worked out for this read.
+    source: str = "computed"
+
+    @cached_property
+    def items(self) -> tuple[WorklistItem, ...]:
+        return tuple(e if isinstance(e, WorklistItem) else WorklistItem.from_json(json.loads(e))
+                     for e in self.entries)
+
+    def _head(self) -> dict[str, Any]:
+        if self.counts is not None:
+            counts = {k: self.counts[k] for k in sorted(self.counts, key=_rank)}
+        else:
+            counts = {}
+            for item in self.items:
+                counts[item.decision] = counts.get(item.decision, 0) + 1
+        return {"site": self.site, "timezone": self.timezone, "date": self.date.isoformat(),
+                "as_of": self.as_of.astimezone(ZoneInfo(self.timezone)).isoformat(),
+                "counts": counts,
+                "total": len(self.entries) if self.total is None else self.total,
+                "offset": self.offset, "limit": self.limit,
+                "new_course_label_version": self.new_course_label_version}
 
     def to_json(self) -> dict[str, Any]:
-        zone = ZoneInfo(self.timezone)
-        counts: dict[str, int] = {}
-        for item in self.items:
-            counts[item.decision] = counts.get(item.decision, 0) + 1
-        return {"site": self.site, "timezone": self.timezone, "date": self.date.isoformat(),
-                "as_of": self.as_of.astimezone(zone).isoformat(), "counts": counts,
-                "items": [i.to_json() for i in self.items],
-                "new_course_label_version": self.new_course_label_version}
+        return {**self._head(),
+                "items": [e.to_json() if isinstance(e, WorklistItem) else json.loads(e)
+                          for e in self.entries]}
+
+    def to_json_bytes(self, *, with_as_of: bool = True) -> bytes:
+        """:meth:`to_json` as JSON text (UTF-8), the stored items spliced in as stored;
+        ``with_as_of=False`` leaves out the instant it was read (what an ETag hashes)."""
+        head = self._head()
+        if not with_as_of:
+            del head["as_of"]
+        items = ",".join(e if isinstance(e, str) else json.dumps(e.to_json())
+                         for e in self.entries)
+        return (json.dumps(head)[:-1] + ', "items": [' + items + "]}").encode()
+
+
+def _signed_json(text: str, signed: Mapping[str, SignedRule]) -> str:
+    """A stored item's JSON with the site's sign-offs of the UNVERIFIED rules it relies on (as
+    :meth:`WorklistItem.to_json` of :func:`_signed`'s item). Only an item that relies on one
+    is decoded (the stored text of one that relies on none says so)."""
+    if _RELIES_ON_NONE in text:
+        return text
+    j = json.loads(text)
+    found = [r for r in j["unverified_rules"] if r in signed]
+    if not found:
+        return text
+    j["signed_off"] = [{"rule": r, "by": signed[r].by, "on": signed[r].on.isoformat()}
+                       for r in found]
+    j["unverified_unsigned"] = [r for r in j["unverified_rules"] if r not in signed]
+    return json.dumps(j)
+
+
+#: How a stored item that relies on no UNVERIFIED rule reads (json.dumps' separators).
+_RELIES_ON_NONE = '"unverified_rules": []'
 
 
 _ORDER = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}
@@ -195,27 +267,77 @@ def _signed(item: WorklistItem, signed: Mapping[str, SignedRule]) -> WorklistIte
     return dataclasses.replace(item, signed_off=found) if found else item
 
 
+def _rank(decision: str) -> int:
+    return _ORDER.get(decision, 9)
+
+
 def worklist(uow: UnitOfWork, *, site_code: str, now: datetime, viewer: Scope,
-             on: date | None = None) -> Worklist:
+             on: date | None = None, offset: int = 0, limit: int | None = None) -> Worklist:
     """Every course due (or overdue) at the site on ``on`` (default: today in the site's
-    zone), each with the core's decision for that day."""
+    zone), each with the core's decision for that day; ``offset``/``limit`` page it.
+
+    Today's list is read from the stored decisions (:mod:`tarla.services.decisions`): one
+    snapshot with the counts, then the page, sorted and paged by the database. Rows that are
+    missing or not current are computed first (once, however many ask at the same time).
+    Another day's list is computed for the read."""
     now = aware(now, "now")
+    if offset < 0 or (limit is not None and limit < 1):
+        raise InvalidInput("offset" if offset < 0 else "limit",
+                           "must be 0 or more" if offset < 0 else "must be 1 or more")
+    for _attempt in range(3):
+        with uow.readonly():
+            site = site_for(uow, site_code, viewer)
+            zone = zone_of(site)
+            today = now.astimezone(zone).date()
+            day = on or today
+            if day != today:
+                return _computed(uow, site, zone, day, now, offset, limit)
+            page = uow.decisions.page(site.id, day, now, offset, limit)  # type: ignore[arg-type]
+            if not page.stale:
+                # each item with the site's sign-offs of the label version its course
+                # started on (only an item relying on an UNVERIFIED rule is decoded for it)
+                relying = {v for t, v in zip(page.items, page.versions, strict=True)
+                           if _RELIES_ON_NONE not in t}
+                signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)  # type: ignore[arg-type]
+                          for v in relying}
+                new_courses = version_for_new_course(uow, site)
+                entries: tuple[str, ...] = tuple(page.items)
+                if any(signed.values()):
+                    entries = tuple(_signed_json(t, signed[v]) if v in signed else t
+                                    for t, v in zip(entries, page.versions, strict=True))
+                return Worklist(site.code, site.timezone, day, now, entries, new_courses,
+                                page.total, page.counts, offset, limit, "stored")
+        from tarla.services.decisions import fill
+
+        fill(uow, site, day, now)
+    # Rows went stale again as fast as they were computed (writes pouring in): this read
+    # computes the list itself.
     with uow.readonly():
         site = site_for(uow, site_code, viewer)
         zone = zone_of(site)
-        day = on or now.astimezone(zone).date()
-        as_of = _as_of(day, now, zone)
-        inputs = worklist_inputs(uow, site.id, zone, day, as_of)  # type: ignore[arg-type]
-        # each course's sign-offs: the site's, of the label version the course started on
-        pins = uow.label.pinned_versions([due.course_id for due, _ in inputs])
-        signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)  # type: ignore[arg-type]
-                  for v in set(pins.values())}
-        new_courses = version_for_new_course(uow, site)
+        return _computed(uow, site, zone, now.astimezone(zone).date(), now, offset, limit)
+
+
+def _computed(uow: UnitOfWork, site: Any, zone: ZoneInfo, day: date, now: datetime,
+              offset: int, limit: int | None) -> Worklist:
+    """The worklist computed for this read (inside ``uow``), as of ``now`` on ``day``."""
+    as_of = _as_of(day, now, zone)
+    inputs = worklist_inputs(uow, site.id, zone, day, as_of)
+    # each course's sign-offs: the site's, of the label version the course started on
+    pins = uow.label.pinned_versions([due.course_id for due, _ in inputs])
+    signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)
+              for v in set(pins.values())}
+    new_courses = version_for_new_course(uow, site)
     items = [_signed(_item(due, inp, pins.get(due.course_id)),
                      signed.get(pins.get(due.course_id, ""), {}))
              for due, inp in inputs]
-    items.sort(key=lambda i: (_ORDER.get(i.decision, 9), i.due_date or day, i.name))
-    return Worklist(site.code, site.timezone, day, as_of, tuple(items), new_courses)
+    items.sort(key=lambda i: (_rank(i.decision), i.due_date or day, i.name, i.course_id))
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.decision] = counts.get(item.decision, 0) + 1
+    shown = items[offset:] if limit is None else items[offset:offset + limit]
+    return Worklist(site.code, site.timezone, day, as_of, tuple(shown), new_courses,
+                    len(items), counts, offset, limit)
 
 
 # --------------------------------------------------------------------------- records
@@ -261,7 +383,9 @@ _TICK = timedelta(microseconds=1)  # lab_cutoff's step back from the last dose's
 
 
 def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
-                    as_of: datetime) -> list[tuple[DueCourse, Input]]:
+                    as_of: datetime, *, course_ids: Sequence[int] | None = None,
+                    horizon: dict[int, datetime] | None = None,
+                    ) -> list[tuple[DueCourse, Input]]:
     """The core's input for each course due at the site on ``day`` (inside ``uow``): every
     database read of the worklist, and nothing else.
 
@@ -270,18 +394,25 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
     grade 4 still discontinues). A course without a stored last dose is read whole; so is one
     whose stored last dose is after ``as_of`` (a worklist for a past day), and a febrile
     neutropenia before the last dose reaches its labs back to its onset, as
-    :func:`~tarla.services._common.history_for` does."""
+    :func:`~tarla.services._common.history_for` does.
+
+    ``course_ids``: only those of the due courses. ``horizon``, when given, receives for each
+    course the earliest recorded time after ``as_of`` that the decision leaves out (a dose,
+    an event's onset or resolution, a lab): until then the decision stands
+    (:mod:`tarla.services.decisions`)."""
     # The same instant in UTC, the zone every timestamp read comes back in: comparisons
     # between datetimes of one tzinfo skip the per-comparison utcoffset() of the site zone
     # (here and in the core). The local date, and so every decision, is unchanged.
     as_of = as_of.astimezone(UTC)
     reads = uow.worklist
-    due = reads.due(site_id, day)
+    due = reads.due(site_id, day) if course_ids is None else reads.due(site_id, day, course_ids)
     ids = [d.course_id for d in due]
     doses = reads.doses_after_last(ids)
     events = reads.events(ids)
     labs = reads.labs_from_last_dose(ids)
     rules = _rules_of_courses(uow, ids)
+    if horizon is not None:
+        _horizon(horizon, due, doses, events, labs, as_of)
     policies: dict[Any, core.Policy] = {}
     out: list[tuple[DueCourse, Input]] = []
     whole: list[DueCourse] = []  # read again with the whole history
@@ -317,6 +448,28 @@ def worklist_inputs(uow: UnitOfWork, site_id: int, zone: ZoneInfo, day: date,
     if whole:
         out.extend(_read_whole(uow, whole, events, zone, as_of, policies, rules))
     return out
+
+
+def _horizon(out: dict[int, datetime], due: Sequence[DueCourse],
+             doses: Mapping[int, Sequence[core.Administration]],
+             events: Mapping[int, Sequence[core.AdverseEvent]],
+             labs: Mapping[int, Sequence[core.LabResult]], as_of: datetime) -> None:
+    """Per course, the earliest time after ``as_of`` on record among what its decision read:
+    a dose (the stored last one included), an event's onset or resolution, a lab drawn."""
+    for d in due:
+        cid = d.course_id
+        times = [a.started_at for a in doses.get(cid, ())]
+        times += [t for e in events.get(cid, ()) for t in (e.onset, e.resolved_at)
+                  if t is not None]
+        times += [x.collected_at for x in labs.get(cid, ())]
+        if d.last_dose_at is not None and d.last_dose_at > as_of:
+            # A stored last dose after as_of: the decision read the whole history, and labs
+            # drawn before that dose were not read here. Never current: always recomputed.
+            out[cid] = as_of
+            continue
+        later = [t for t in times if t > as_of]
+        if later:
+            out[cid] = min(later)
 
 
 def _rules_of_courses(uow: UnitOfWork, course_ids: list[int],

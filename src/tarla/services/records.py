@@ -518,3 +518,6 @@ class DueCourse(NamedTuple):
     last_kind: str | None
     last_dose_mg: int | None
     start_date: date | None = None  # the planned C1D1 (first dose due then)
+    #: The version of everything the decision reads (``treatment_courses.inputs_version``,
+    #: bumped by the database on every change): the key of the stored decision.
+    inputs_version: int = 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from tarla.adapters.barcode import check_scan, label_catalog
@@ -94,6 +94,22 @@ def ok(body: dict[str, Any]) -> JSONResponse:
     """The answer as JSON, straight: the bodies are already plain JSON values (the
     ``*_to_json`` renderings), and FastAPI's generic encoder costs more than the work."""
     return JSONResponse(body)
+
+
+def with_etag(request: Request, body: bytes, tagged: bytes | None = None) -> Response:
+    """``body`` (JSON text) with a strong ``ETag``, the SHA-256 of ``tagged`` (the body less
+    what changes on every read, such as the instant it was read; default the body), and
+    ``304 Not Modified`` when the request's ``If-None-Match`` names it. The answer is private
+    to the reader: ``Cache-Control: private, no-cache`` (a shared cache must not keep a
+    patient list; a browser asks again each time, with the tag)."""
+    import hashlib
+
+    tag = '"' + hashlib.sha256(body if tagged is None else tagged).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    sent = request.headers.get("if-none-match", "")
+    if tag in {t.strip().removeprefix("W/") for t in sent.split(",")} or sent.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 # --------------------------------------------------------------------------- contracts

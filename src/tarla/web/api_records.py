@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from tarla.adapters.webhook import post_alert
@@ -30,7 +30,7 @@ from tarla.services import alerts, clinical, label, monitoring, pharmacy, querie
 from tarla.services.audit import jsonable
 from tarla.services.queries import evaluate_patient, worklist
 from tarla.services.vocab import Role
-from tarla.web.api import ok
+from tarla.web.api import ok, with_etag
 from tarla.web.auth import ANY_ROLE, CurrentUser, allow
 from tarla.web.esign import signing
 from tarla.web.pages.common import Signature, site_in_view, web_of
@@ -193,14 +193,24 @@ def _created(body: dict[str, Any]) -> JSONResponse:
 # --------------------------------------------------------------------------- worklist, patients
 
 
-@router.get("/worklist", summary="Doses due at a site on a date, each with its decision")
+@router.get("/worklist", summary="Doses due at a site on a date, each with its decision",
+            description="Sorted (give, hold, error, wait, discontinue; then due date, name) "
+                        "and paged by the database (`offset`, `limit`); `total` and `counts` "
+                        "are the whole list's. Today's list is served from the decisions kept "
+                        "current on every write. The answer carries an `ETag`: send it back "
+                        "in `If-None-Match` and an unchanged list is `304 Not Modified`.",
+            responses={304: {"description": "The list is unchanged since that ETag"}})
 def api_worklist(request: Request, site: str | None = Query(default=None, max_length=32),
                  on: date | None = Query(default=None, alias="date"),
-                 user: CurrentUser = reader) -> JSONResponse:
+                 offset: int = Query(default=0, ge=0, le=1_000_000),
+                 limit: int | None = Query(default=None, ge=1, le=10_000),
+                 user: CurrentUser = reader) -> Response:
     web = web_of(request)
     chosen, _ = site_in_view(request, user, site)
-    return ok(worklist(web.uow(), site_code=chosen.code, now=web.now(), viewer=user.scope,
-                       on=on).to_json())
+    wl = worklist(web.uow(), site_code=chosen.code, now=web.now(), viewer=user.scope,
+                  on=on, offset=offset, limit=limit)
+    # the stored items go out as stored; the tag leaves out the instant of the read
+    return with_etag(request, wl.to_json_bytes(), wl.to_json_bytes(with_as_of=False))
 
 
 @router.get("/board", summary="The unit board: every patient present today by state")

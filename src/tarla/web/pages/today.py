@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from tarla.domain.errors import InvalidInput
@@ -30,12 +30,20 @@ def _date(text: str | None) -> date | None:
         raise InvalidInput("date", f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+#: Patients per page of the worklist screen (the whole list up to this many).
+PER_PAGE = 200
+
+
 def worklist_view(request: Request, user: CurrentUser, site: str | None,
-                  on: str | None) -> dict[str, Any]:
+                  on: str | None, page: int | None = None) -> dict[str, Any]:
+    """The worklist and what its rows show; ``page`` (1-based) shows :data:`PER_PAGE` rows
+    of it, None the whole list (the pharmacy bench)."""
     web = web_of(request)
     chosen, sites = site_in_view(request, user, site)
     now = web.now()
-    wl = worklist(web.uow(), site_code=chosen.code, now=now, viewer=user.scope, on=_date(on))
+    paged = {} if page is None else {"offset": (page - 1) * PER_PAGE, "limit": PER_PAGE}
+    wl = worklist(web.uow(), site_code=chosen.code, now=now, viewer=user.scope, on=_date(on),
+                  **paged)
     zone = ZoneInfo(wl.timezone)
     ids = [i.course_id for i in wl.items]
     preps = web.read.preparations_for_courses(ids)
@@ -45,18 +53,21 @@ def worklist_view(request: Request, user: CurrentUser, site: str | None,
         latest = preps.get(item.course_id, [])
         prep = prep_summary(latest[0], now, zone) if latest else None
         rows.append({"item": item, "prep": prep, "releases": releases.get(item.course_id, [])})
-    counts: dict[str, int] = {}
-    for item in wl.items:
-        counts[item.decision] = counts.get(item.decision, 0) + 1
+    counts = dict(wl.to_json()["counts"]) if wl.counts is None else dict(wl.counts)
+    total = wl.total if wl.total is not None else len(wl.items)
+    pages = None if page is None else {"number": page,
+                                       "count": max(1, -(-total // PER_PAGE))}
     return {"wl": wl, "rows": rows, "sites": sites, "site": chosen, "counts": counts,
-            "zone": zone, "now": now, "new_course_label_version": wl.new_course_label_version}
+            "zone": zone, "now": now, "new_course_label_version": wl.new_course_label_version,
+            "pages": pages}
 
 
 @router.get("/today")
 def today(request: Request, site: str | None = None, date: str | None = None,
+          page: int = Query(default=1, ge=1, le=100_000),
           user: CurrentUser = allow(*ANY_ROLE)) -> Response:
     return render(request, "today.html", {"nav": "today",
-                                          **worklist_view(request, user, site, date)})
+                                          **worklist_view(request, user, site, date, page)})
 
 
 @router.get("/today/reasons/{course_id}")
