@@ -223,3 +223,9 @@ def test_a_failure_to_recompute_never_blocks_the_clinical_write(world: World,
                               actor=world.nurse, now=T0)
     assert rows(world.app, "SELECT count(*) FROM lab_results") == [(6,)]
     assert rows(world.app, "SELECT count(*) FROM course_decisions") == [(0,)]
+
+
+def test_a_page_from_an_offset_to_the_end_is_the_rest_of_the_list(demo: App) -> None:
+    whole = served(demo, "DEMO", NOW).to_json()
+    rest = served(demo, "DEMO", NOW, offset=3).to_json()
+    assert rest["items"] == whole["items"][3:] and rest["total"] == whole["total"]

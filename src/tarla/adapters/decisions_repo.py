@@ -15,7 +15,19 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, Text, and_, case, cast, func, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
@@ -73,6 +85,10 @@ class KeyedLocks:
 _LOCK_SPACE = 0x7A_0000_0000_0000
 
 
+#: The page's statements per dialect (SqlDecisions._statements): immutable once built.
+_STATEMENTS: dict[str, dict[str, Any]] = {}
+
+
 class SqlDecisions:
     _C = orm.TreatmentCourse.__table__
     _D: Table = CourseDecision.__table__  # type: ignore[assignment]
@@ -80,28 +96,58 @@ class SqlDecisions:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def _due(self, site_id: int, day: date) -> Any:
+    def _due(self, site_id: Any, day: Any) -> Any:
         c = self._C
         return and_(c.c.site_id == site_id, c.c.next_due_date <= day,
                     c.c.status != CourseStatus.DISCONTINUED.value)
 
-    def _current(self, day: date, now: datetime) -> Any:
+    def _current(self, day: Any, now: Any) -> Any:
         c, d = self._C, self._D
         return and_(d.c.day == day, d.c.inputs_version == c.c.inputs_version,
                     d.c.as_of <= now, or_(d.c.valid_until.is_(None), d.c.valid_until > now))
 
+    def _statements(self) -> dict[str, Any]:
+        """The page's statements with bound parameters (``site``, ``day``, ``now``, ``skip``,
+        ``take``), built once per dialect: building a SELECT costs more than running it on a
+        small site."""
+        dialect = self.s.get_bind().dialect.name
+        found = _STATEMENTS.get(dialect)
+        if found is not None:
+            return found
+        c, d = self._C, self._D
+        site, day = bindparam("site", type_=Integer()), bindparam("day", type_=Date())
+        now = bindparam("now", type_=orm.UtcDateTime())
+        current, due = self._current(day, now), self._due(site, day)
+        joined = c.outerjoin(d, d.c.course_id == c.c.id)
+        name = d.c.sort_name.collate("C") if dialect == "postgresql" else d.c.sort_name
+        # (names in code-point order, as the worklist computed in memory sorts them: SQLite's
+        # BINARY collation is that; PostgreSQL's default follows the locale)
+        order = (d.c.rank, d.c.due_date, name, c.c.id)
+        signable = case((d.c.relies_on_unverified, c.c.label_version), else_=None)
+        whole_decision = case((current, d.c.decision), else_=None)
+        found = _STATEMENTS[dialect] = {
+            # the whole list: one query, each due course with its row if current
+            "whole": select(c.c.id, case((current, 1), else_=0), d.c.decision,
+                            cast(d.c.item, Text), signable)
+            .select_from(joined).where(due).order_by(*order),
+            # a page: the whole list's counts (and misses), then the page
+            "counts": select(whole_decision, func.count()).select_from(joined).where(due)
+            .group_by(whole_decision),
+            "page": select(cast(d.c.item, Text), signable)
+            .select_from(c.join(d, d.c.course_id == c.c.id)).where(due, current)
+            .order_by(*order).offset(bindparam("skip", type_=Integer()))
+            .limit(bindparam("take", type_=Integer())),
+            "stale": select(c.c.id).select_from(joined)
+            .where(due, or_(d.c.course_id.is_(None), ~current)).order_by(c.c.id),
+        }
+        return found
+
     def page(self, site_id: int, day: date, now: datetime, offset: int,
              limit: int | None) -> DecisionPage:
-        c, d = self._C, self._D
-        current = self._current(day, now)
-        joined = c.outerjoin(d, d.c.course_id == c.c.id)
-        order = (d.c.rank, d.c.due_date, self._by_code_point(d.c.sort_name), c.c.id)
+        sql = self._statements()
+        params = {"site": site_id, "day": day, "now": now}
         if limit is None and offset == 0:
-            # The whole list: one query, each due course with its row if current.
-            got = self.s.execute(
-                select(c.c.id, case((current, 1), else_=0), d.c.decision,
-                       cast(d.c.item, Text), c.c.label_version)
-                .select_from(joined).where(self._due(site_id, day)).order_by(*order)).all()
+            got = self.s.execute(sql["whole"], params).all()
             stale = sorted(r[0] for r in got if not r[1])
             counts: dict[str, int] = {}
             for r in got:
@@ -111,28 +157,15 @@ class SqlDecisions:
                 return DecisionPage([], len(got) - len(stale), counts, stale)
             return DecisionPage([r[3] for r in got], len(got), counts, [],
                                 [r[4] for r in got])
-        groups = self.s.execute(
-            select(case((current, d.c.decision), else_=None), func.count())
-            .select_from(joined).where(self._due(site_id, day))
-            .group_by(case((current, d.c.decision), else_=None))).all()
+        groups = self.s.execute(sql["counts"], params).all()
         counts = {g[0]: int(g[1]) for g in groups if g[0] is not None}
         if any(g[0] is None for g in groups):
             return DecisionPage([], sum(counts.values()), counts, self.stale(site_id, day, now))
-        query = (select(cast(d.c.item, Text), c.c.label_version)
-                 .select_from(c.join(d, d.c.course_id == c.c.id))
-                 .where(self._due(site_id, day), current).order_by(*order).offset(offset))
-        if limit is not None:
-            query = query.limit(limit)
-        got = self.s.execute(query).all()
+        if limit is None:  # to the end: LIMIT NULL on PostgreSQL, a negative one on SQLite
+            limit = None if self.s.get_bind().dialect.name == "postgresql" else -1
+        got = self.s.execute(sql["page"], {**params, "skip": offset, "take": limit}).all()
         return DecisionPage([r[0] for r in got], sum(counts.values()), counts, [],
                             [r[1] for r in got])
-
-    def _by_code_point(self, column: Any) -> Any:
-        """Names in code-point order, as the worklist computed in memory sorts them (SQLite's
-        BINARY collation is that; PostgreSQL's default follows the locale)."""
-        if self.s.get_bind().dialect.name == "postgresql":
-            return column.collate("C")
-        return column
 
     def lock_day(self, site_id: int, day: date) -> None:
         """Within this transaction, one writer at a time fills a site's day across processes:
@@ -143,12 +176,8 @@ class SqlDecisions:
                 _LOCK_SPACE + site_id * 1_000_000 + day.toordinal())))
 
     def stale(self, site_id: int, day: date, now: datetime) -> list[int]:
-        c, d = self._C, self._D
-        return list(self.s.scalars(
-            select(c.c.id).select_from(c.outerjoin(d, d.c.course_id == c.c.id))
-            .where(self._due(site_id, day),
-                   or_(d.c.course_id.is_(None), ~self._current(day, now)))
-            .order_by(c.c.id)))
+        return list(self.s.scalars(self._statements()["stale"],
+                                   {"site": site_id, "day": day, "now": now}))
 
     def store(self, rows: Sequence[StoredDecision]) -> None:
         if not rows:

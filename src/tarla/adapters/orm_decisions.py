@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tarla.adapters.orm import Base
@@ -51,4 +51,7 @@ class CourseDecision(Base):
     due_date: Mapped[date | None] = mapped_column(Date)
     sort_name: Mapped[str] = mapped_column(String(400))
     decision: Mapped[str] = mapped_column(String(16))
+    #: Whether the decision relies on an UNVERIFIED rule (the site's sign-offs are then read
+    #: into the item when it is shown).
+    relies_on_unverified: Mapped[bool] = mapped_column(Boolean)
     item: Mapped[dict[str, Any]]

@@ -59,7 +59,7 @@ def compute(uow: UnitOfWork, site: SiteRecord, now: datetime,
         out.append(StoredDecision(
             due.course_id, site.id, day, due.inputs_version, now,  # type: ignore[arg-type]
             horizon.get(due.course_id), RANK.get(item.decision, 9), item.due_date or day,
-            item.name, item.decision, item.to_json()))
+            item.name, item.decision, bool(item.unverified_rules), item.to_json()))
     return out
 
 

@@ -79,7 +79,8 @@ class FakeDecisions:
         current.sort(key=lambda r: (r.rank, r.due_date or day, r.sort_name, r.course_id))
         shown = current[offset:] if limit is None else current[offset:offset + limit]
         return DecisionPage([json.dumps(r.item) for r in shown], len(current), counts, [],
-                            [r.item["label_version"] for r in shown])
+                            [r.item["label_version"] if r.relies_on_unverified else None
+                             for r in shown])
 
     def lock_day(self, site_id: int, day: date) -> None:
         pass  # one process

@@ -359,6 +359,7 @@ class StoredDecision(NamedTuple):
     due_date: date | None
     sort_name: str
     decision: str
+    relies_on_unverified: bool
     item: dict[str, Any]
 
 
@@ -372,7 +373,9 @@ class DecisionPage(NamedTuple):
     total: int
     counts: dict[str, int]
     stale: list[int]
-    versions: list[str] = []  # the label version each item's course is pinned to
+    #: each item's label version if it relies on an UNVERIFIED rule (its course's version:
+    #: the site's sign-offs of it are read into the item), else None
+    signable: list[str | None] = []
 
 
 class Locks(Protocol):

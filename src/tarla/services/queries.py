@@ -41,7 +41,7 @@ from tarla.services._common import (
     site_for,
     zone_of,
 )
-from tarla.services.errors import NotFound
+from tarla.services.errors import Conflict, NotFound
 from tarla.services.label import SignedOff, SignedRule, signed_rules, version_for_new_course
 from tarla.services.ports import UnitOfWork
 from tarla.services.records import (
@@ -206,9 +206,8 @@ class Worklist:
 
 def _signed_json(text: str, signed: Mapping[str, SignedRule]) -> str:
     """A stored item's JSON with the site's sign-offs of the UNVERIFIED rules it relies on (as
-    :meth:`WorklistItem.to_json` of :func:`_signed`'s item). Only an item that relies on one
-    is decoded (the stored text of one that relies on none says so)."""
-    if _RELIES_ON_NONE in text:
+    :meth:`WorklistItem.to_json` of :func:`_signed`'s item)."""
+    if not signed:
         return text
     j = json.loads(text)
     found = [r for r in j["unverified_rules"] if r in signed]
@@ -218,10 +217,6 @@ def _signed_json(text: str, signed: Mapping[str, SignedRule]) -> str:
                        for r in found]
     j["unverified_unsigned"] = [r for r in j["unverified_rules"] if r not in signed]
     return json.dumps(j)
-
-
-#: How a stored item that relies on no UNVERIFIED rule reads (json.dumps' separators).
-_RELIES_ON_NONE = '"unverified_rules": []'
 
 
 _ORDER = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}
@@ -294,24 +289,25 @@ def worklist(uow: UnitOfWork, *, site_code: str, now: datetime, viewer: Scope,
                 return _computed(uow, site, zone, day, now, offset, limit)
             page = uow.decisions.page(site.id, day, now, offset, limit)  # type: ignore[arg-type]
             if not page.stale:
-                # each item with the site's sign-offs of the label version its course
-                # started on (only an item relying on an UNVERIFIED rule is decoded for it)
-                relying = {v for t, v in zip(page.items, page.versions, strict=True)
-                           if _RELIES_ON_NONE not in t}
+                # each item relying on an UNVERIFIED rule with the site's sign-offs of its
+                # course's label version (only those items are decoded for it)
                 signed = {v: signed_rules(uow, site_id=site.id, label_version=v, zone=zone)  # type: ignore[arg-type]
-                          for v in relying}
+                          for v in set(page.signable) if v is not None}
                 new_courses = version_for_new_course(uow, site)
                 entries: tuple[str, ...] = tuple(page.items)
                 if any(signed.values()):
-                    entries = tuple(_signed_json(t, signed[v]) if v in signed else t
-                                    for t, v in zip(entries, page.versions, strict=True))
+                    entries = tuple(t if v is None else _signed_json(t, signed[v])
+                                    for t, v in zip(entries, page.signable, strict=True))
                 return Worklist(site.code, site.timezone, day, now, entries, new_courses,
                                 page.total, page.counts, offset, limit, "stored")
         from tarla.services.decisions import fill
 
-        fill(uow, site, day, now)
-    # Rows went stale again as fast as they were computed (writes pouring in): this read
-    # computes the list itself.
+        try:
+            fill(uow, site, day, now)
+        except Conflict:  # the database was busy: this read computes the list itself
+            break
+    # Rows went stale again as fast as they were computed (writes pouring in), or the database
+    # was too busy to store them: this read computes the list itself.
     with uow.readonly():
         site = site_for(uow, site_code, viewer)
         zone = zone_of(site)

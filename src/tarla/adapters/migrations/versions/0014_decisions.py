@@ -138,6 +138,7 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("sort_name", sa.String(length=400), nullable=False),
         sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("relies_on_unverified", sa.Boolean(), nullable=False),
         sa.Column("item", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["course_id"], ["treatment_courses.id"], ondelete="CASCADE",
                                 name=op.f("fk_course_decisions_course_id_treatment_courses")),
