@@ -49,6 +49,18 @@ def rows(app: App, sql: str, **params: Any) -> list[Any]:
         return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
+def chart_panel(world: World, course_id: int, charted_at: datetime) -> None:
+    """The morning panel (drawn at 07:30, T0 - 30 min) of the course's patient, charted at
+    ``charted_at`` with writes recomputing decisions as of then."""
+    with world.app.uow().readonly() as uow:
+        course = uow.courses.get(course_id)
+        assert course is not None
+    clinical.record_lab_panel(clocked(world.app, charted_at).uow(),
+                              patient_id=course.patient_id, results=PANEL,
+                              collected_at=T0 - timedelta(minutes=30), actor=world.nurse,
+                              now=charted_at)
+
+
 @pytest.fixture
 def demo(app: App) -> App:
     load_demo_data(clocked(app, NOW).uow, patients=21, seed=4, today=TODAY)
@@ -84,12 +96,7 @@ def test_a_lab_panel_recomputes_the_stored_decision_in_the_writing_transaction(
     assert _item(pending)["pending_checks"] == ["CBC", "ALT", "AST", "bilirubin"]
 
     charted = T0 + timedelta(minutes=40)
-    with world.app.uow().readonly() as uow:
-        course = uow.courses.get(c)
-        assert course is not None
-    clinical.record_lab_panel(clocked(world.app, charted).uow(), patient_id=course.patient_id,
-                              results=PANEL, collected_at=T0 - timedelta(minutes=30),
-                              actor=world.nurse, now=charted)
+    chart_panel(world, c, charted_at=charted)
     # No worklist was read in between: the write itself stored the new decision.
     (after, new_version, course_version), = rows(
         world.app, "SELECT d.item, d.inputs_version, c.inputs_version FROM course_decisions d "
@@ -122,12 +129,7 @@ def test_a_change_made_outside_the_application_is_never_served_stale(demo: App) 
 
 def test_a_deleted_lab_is_never_served_from_the_row_computed_with_it(world: World) -> None:
     c = enrol(dataclasses.replace(world, app=clocked(world.app, T0))).course_id
-    with world.app.uow().readonly() as uow:
-        course = uow.courses.get(c)
-        assert course is not None
-    clinical.record_lab_panel(clocked(world.app, T0).uow(), patient_id=course.patient_id,
-                              results=PANEL, collected_at=T0 - timedelta(minutes=30),
-                              actor=world.nurse, now=T0)
+    chart_panel(world, c, charted_at=T0)
     assert served(world.app, world.site, T0 + timedelta(hours=1)).items[0].pending_checks == ()
     with world.app.engine.begin() as conn:
         conn.execute(text("DELETE FROM lab_results WHERE test = 'ALT'"))
@@ -215,12 +217,7 @@ def test_a_failure_to_recompute_never_blocks_the_clinical_write(world: World,
         raise RuntimeError("simulated fault in the decision store")
 
     monkeypatch.setattr(decisions, "compute", broken)
-    with world.app.uow().readonly() as uow:
-        course = uow.courses.get(c)
-        assert course is not None
-    clinical.record_lab_panel(clocked(world.app, T0).uow(), patient_id=course.patient_id,
-                              results=PANEL, collected_at=T0 - timedelta(minutes=30),
-                              actor=world.nurse, now=T0)
+    chart_panel(world, c, charted_at=T0)
     assert rows(world.app, "SELECT count(*) FROM lab_results") == [(6,)]
     assert rows(world.app, "SELECT count(*) FROM course_decisions") == [(0,)]
 
