@@ -8,6 +8,7 @@ recording of a dose slot -> ``AlreadyRecorded``), a stale optimistic update beco
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ from tarla.adapters.repositories import (
 from tarla.services import errors
 
 __all__ = ["SqlAlchemyUnitOfWork", "translate_errors"]
+
+_log = logging.getLogger(__name__)
 
 
 def _unique_by_columns() -> dict[tuple[str, frozenset[str]], str]:
@@ -218,8 +221,22 @@ class SqlAlchemyUnitOfWork:
                 self.session.flush()
                 courses, patients = self.session.info.pop(TOUCHED, (set(), set()))
                 if courses or patients:
-                    self._before_commit(self, courses, patients)
+                    self._keep_current(courses, patients)
             self.session.commit()
+
+    def _keep_current(self, courses: set[int], patients: set[int]) -> None:
+        """The hook, in a savepoint: should it fail, what it wrote is undone and the write
+        commits all the same. Nothing stale is served for it: the rows it would have replaced
+        no longer match their courses' ``inputs_version`` (bumped by the database), so the
+        worklist computes them when it next reads them."""
+        assert self.session is not None and self._before_commit is not None
+        try:
+            with self.session.begin_nested():
+                self._before_commit(self, courses, patients)
+        except Exception:  # noqa: BLE001 - a stored decision must never block a clinical write
+            _log.exception("could not recompute the stored decisions of courses %s and of "
+                           "patients %s; the worklist will compute them when read",
+                           sorted(courses), sorted(patients))
 
     def rollback(self) -> None:
         if self.session is not None:

@@ -12,7 +12,8 @@ rows, sorted and paged by the database:
   stale row is never served; anything else is a miss.
 - **On write.** :func:`keep_current` runs inside every writing transaction, just before it
   commits (the unit of work calls it with the courses and patients it wrote), and recomputes
-  those courses' rows for their site's day.
+  those courses' rows for their site's day, in a savepoint (should it fail, the write commits
+  all the same and the worklist computes those rows when it reads them).
 - **On a miss** (the site's day rolled over, a write from outside the application, a row
   computed by a process whose clock is ahead), :func:`fill` computes the missing rows in one
   writing transaction, under a lock per site and day: concurrent misses compute once.
@@ -23,7 +24,6 @@ them as before (:func:`tarla.services.queries.worklist`).
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -33,8 +33,6 @@ from tarla.services.ports import StoredDecision, UnitOfWork
 from tarla.services.records import SiteRecord
 
 __all__ = ["RANK", "keep_current", "fill", "compute", "refresh_site"]
-
-log = logging.getLogger(__name__)
 
 #: The worklist's order of decisions: what can be given first, then what is held.
 RANK = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}
@@ -67,26 +65,21 @@ def keep_current(uow: UnitOfWork, courses: set[int], patients: set[int], *,
                  now: datetime) -> None:
     """Inside a writing transaction, before it commits: recompute the stored decision of every
     course it wrote (directly, or through its patient or the patient's labs) that is due at
-    its site today; drop the rows of those that are not."""
+    its site today; drop the rows of those that are not. (The unit of work runs this in a
+    savepoint: a failure here never blocks the write, see ``SqlAlchemyUnitOfWork``.)"""
     ids = set(courses) | set(uow.decisions.courses_of_patients(sorted(patients)))
     if not ids:
         return
     by_site: dict[int, list[int]] = defaultdict(list)
     for cid, sid in uow.decisions.sites_of(sorted(ids)).items():
         by_site[sid].append(cid)
-    try:
-        for site_id, cids in by_site.items():
-            site = uow.sites.get(site_id)
-            if site is None:
-                continue
-            rows = compute(uow, site, now, cids)
-            uow.decisions.store(rows)
-            uow.decisions.drop(sorted(set(cids) - {r.course_id for r in rows}))
-    except Exception:  # noqa: BLE001 - a stored decision must never block a clinical write
-        # The write goes ahead; these courses' rows are dropped, so the worklist computes
-        # them when it next reads them (and shows whatever the core says then).
-        log.exception("could not recompute the stored decisions of courses %s", sorted(ids))
-        uow.decisions.drop(sorted(ids))
+    for site_id, cids in by_site.items():
+        site = uow.sites.get(site_id)
+        if site is None:
+            continue
+        rows = compute(uow, site, now, cids)
+        uow.decisions.store(rows)
+        uow.decisions.drop(sorted(set(cids) - {r.course_id for r in rows}))
 
 
 def fill(uow: UnitOfWork, site: SiteRecord, day: date, now: datetime) -> int:
