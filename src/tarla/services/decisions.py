@@ -30,20 +30,19 @@ from datetime import date, datetime
 
 from tarla.services._common import zone_of
 from tarla.services.ports import StoredDecision, UnitOfWork
+from tarla.services.queries import _ORDER, _item, worklist_inputs
 from tarla.services.records import SiteRecord
 
 __all__ = ["RANK", "keep_current", "fill", "compute", "refresh_site"]
 
 #: The worklist's order of decisions: what can be given first, then what is held.
-RANK = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}
+RANK = _ORDER
 
 
 def compute(uow: UnitOfWork, site: SiteRecord, now: datetime,
             course_ids: Iterable[int] | None = None) -> list[StoredDecision]:
     """The rows of the courses due at ``site`` on its current day (of ``course_ids`` when
     given), computed by the core as of ``now``, inside ``uow``."""
-    from tarla.services.queries import _item, worklist_inputs
-
     zone = zone_of(site)
     day = now.astimezone(zone).date()
     horizon: dict[int, datetime] = {}
