@@ -228,3 +228,9 @@ def test_a_failure_to_recompute_never_blocks_the_clinical_write(world: World,
     monkeypatch.undo()
     wl = served(world.app, world.site, T0 + timedelta(minutes=5))
     assert [i.pending_checks for i in wl.items] == [()]  # computed again, with the labs
+
+
+def test_a_page_from_an_offset_to_the_end_is_the_rest_of_the_list(demo: App) -> None:
+    whole = served(demo, "DEMO", NOW).to_json()
+    rest = served(demo, "DEMO", NOW, offset=3).to_json()
+    assert rest["items"] == whole["items"][3:] and rest["total"] == whole["total"]
