@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from tarla.adapters import orm
 from tarla.adapters.orm_decisions import CourseDecision
+from tarla.adapters.repositories import due_at
 from tarla.services.ports import DecisionPage, StoredDecision
-from tarla.services.vocab import CourseStatus
 
 __all__ = ["SqlDecisions", "KeyedLocks", "track_touched", "TOUCHED"]
 
@@ -96,11 +96,6 @@ class SqlDecisions:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def _due(self, site_id: Any, day: Any) -> Any:
-        c = self._C
-        return and_(c.c.site_id == site_id, c.c.next_due_date <= day,
-                    c.c.status != CourseStatus.DISCONTINUED.value)
-
     def _current(self, day: Any, now: Any) -> Any:
         c, d = self._C, self._D
         return and_(d.c.day == day, d.c.inputs_version == c.c.inputs_version,
@@ -117,7 +112,7 @@ class SqlDecisions:
         c, d = self._C, self._D
         site, day = bindparam("site", type_=Integer()), bindparam("day", type_=Date())
         now = bindparam("now", type_=orm.UtcDateTime())
-        current, due = self._current(day, now), self._due(site, day)
+        current, due = self._current(day, now), due_at(site, day)
         joined = c.outerjoin(d, d.c.course_id == c.c.id)
         name = d.c.sort_name.collate("C") if dialect == "postgresql" else d.c.sort_name
         # (names in code-point order, as the worklist computed in memory sorts them: SQLite's

@@ -587,6 +587,14 @@ def _raw(column: Any) -> Any:
 _EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 
 
+def due_at(site_id: Any, on: Any) -> Any:
+    """The courses on a site's worklist for ``on``: not discontinued, next dose due on or
+    before it (``ix_treatment_courses_worklist``)."""
+    c = orm.TreatmentCourse.__table__
+    return and_(c.c.site_id == site_id, c.c.next_due_date <= on,
+                c.c.status != CourseStatus.DISCONTINUED.value)
+
+
 class SqlWorklist(_Base):
     """The worklist's reads (see :class:`tarla.services.ports.WorklistReads`).
 
@@ -613,8 +621,7 @@ class SqlWorklist(_Base):
                    c.c.last_slot_index, c.c.last_restart_step, c.c.last_kind, c.c.last_dose_mg,
                    c.c.start_date, c.c.inputs_version)
             .join(p, p.c.id == c.c.patient_id)
-            .where(c.c.site_id == site_id, c.c.next_due_date <= on,
-                   c.c.status != CourseStatus.DISCONTINUED.value)
+            .where(due_at(site_id, on))
             .order_by(c.c.next_due_date, c.c.id))
         if course_ids is None:
             rows = self.s.execute(query).all()

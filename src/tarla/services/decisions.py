@@ -30,13 +30,10 @@ from datetime import date, datetime
 
 from tarla.services._common import zone_of
 from tarla.services.ports import StoredDecision, UnitOfWork
-from tarla.services.queries import _ORDER, _item, worklist_inputs
+from tarla.services.queries import _item, _rank, worklist_inputs
 from tarla.services.records import SiteRecord
 
-__all__ = ["RANK", "keep_current", "fill", "compute", "refresh_site"]
-
-#: The worklist's order of decisions: what can be given first, then what is held.
-RANK = _ORDER
+__all__ = ["keep_current", "fill", "compute", "refresh_site"]
 
 
 def compute(uow: UnitOfWork, site: SiteRecord, now: datetime,
@@ -55,7 +52,7 @@ def compute(uow: UnitOfWork, site: SiteRecord, now: datetime,
         item = _item(due, inp, pins.get(due.course_id))
         out.append(StoredDecision(
             due.course_id, site.id, day, due.inputs_version, now,  # type: ignore[arg-type]
-            horizon.get(due.course_id), RANK.get(item.decision, 9), item.due_date or day,
+            horizon.get(due.course_id), _rank(item.decision), item.due_date or day,
             item.name, item.decision, bool(item.unverified_rules), item.to_json()))
     return out
 

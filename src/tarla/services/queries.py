@@ -162,8 +162,8 @@ class Worklist:
     entries: tuple[WorklistItem | str, ...] = field(default_factory=tuple)
     new_course_label_version: str | None = None  # the site's, for courses started now
     #: The whole list's size and decisions (``items`` may be one page of it).
-    total: int | None = None
-    counts: Mapping[str, int] | None = None
+    total: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
     offset: int = 0
     limit: int | None = None
     #: "stored": read from the decisions kept current; "computed": worked out for this read.
@@ -175,17 +175,10 @@ class Worklist:
                      for e in self.entries)
 
     def _head(self) -> dict[str, Any]:
-        if self.counts is not None:
-            counts = {k: self.counts[k] for k in sorted(self.counts, key=_rank)}
-        else:
-            counts = {}
-            for item in self.items:
-                counts[item.decision] = counts.get(item.decision, 0) + 1
         return {"site": self.site, "timezone": self.timezone, "date": self.date.isoformat(),
                 "as_of": self.as_of.astimezone(ZoneInfo(self.timezone)).isoformat(),
-                "counts": counts,
-                "total": len(self.entries) if self.total is None else self.total,
-                "offset": self.offset, "limit": self.limit,
+                "counts": {k: self.counts[k] for k in sorted(self.counts, key=_rank)},
+                "total": self.total, "offset": self.offset, "limit": self.limit,
                 "new_course_label_version": self.new_course_label_version}
 
     def to_json(self) -> dict[str, Any]:
@@ -205,18 +198,13 @@ class Worklist:
 
 
 def _signed_json(text: str, signed: Mapping[str, SignedRule]) -> str:
-    """A stored item's JSON with the site's sign-offs of the UNVERIFIED rules it relies on (as
-    :meth:`WorklistItem.to_json` of :func:`_signed`'s item)."""
+    """A stored item's JSON with the site's sign-offs of the UNVERIFIED rules it relies on
+    (:func:`_signed`)."""
     if not signed:
         return text
-    j = json.loads(text)
-    found = [r for r in j["unverified_rules"] if r in signed]
-    if not found:
-        return text
-    j["signed_off"] = [{"rule": r, "by": signed[r].by, "on": signed[r].on.isoformat()}
-                       for r in found]
-    j["unverified_unsigned"] = [r for r in j["unverified_rules"] if r not in signed]
-    return json.dumps(j)
+    item = WorklistItem.from_json(json.loads(text))
+    found = _signed(item, signed)
+    return text if found is item else json.dumps(found.to_json())
 
 
 _ORDER = {"give": 0, "hold": 1, "error": 2, "wait": 3, "discontinue": 4}

@@ -53,11 +53,9 @@ def worklist_view(request: Request, user: CurrentUser, site: str | None,
         latest = preps.get(item.course_id, [])
         prep = prep_summary(latest[0], now, zone) if latest else None
         rows.append({"item": item, "prep": prep, "releases": releases.get(item.course_id, [])})
-    counts = dict(wl.to_json()["counts"]) if wl.counts is None else dict(wl.counts)
-    total = wl.total if wl.total is not None else len(wl.items)
     pages = None if page is None else {"number": page,
-                                       "count": max(1, -(-total // PER_PAGE))}
-    return {"wl": wl, "rows": rows, "sites": sites, "site": chosen, "counts": counts,
+                                       "count": max(1, -(-wl.total // PER_PAGE))}
+    return {"wl": wl, "rows": rows, "sites": sites, "site": chosen, "counts": wl.counts,
             "zone": zone, "now": now, "new_course_label_version": wl.new_course_label_version,
             "pages": pages}
 
